@@ -1,0 +1,67 @@
+"""The ``kymotrace`` command line: one console command built from subcommands.
+
+Each subcommand lives in ``kymotrace.commands.<name>`` with two functions,
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported lazily so that
+``kymotrace --help`` stays instant (no torch import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import KymotraceError
+
+#: (name, one-line help) of every subcommand, in the order ``--help`` lists them
+SUBCOMMANDS = [
+    ("synth", "write seeded synthetic kymographs with ground-truth tracks"),
+    ("bench", "score a tracing method on the frozen synthetic benchmark suite"),
+    ("train", "train a neural module on synthetic data"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kymotrace",
+        description="Trace particle tracks in kymographs automatically.",
+    )
+    parser.add_argument("--version", action="version", version=f"kymotrace {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_ in SUBCOMMANDS:
+        p = sub.add_parser(name, help=help_, description=help_)
+        _module(name).add_arguments(p)
+    return parser
+
+
+def _module(name: str):
+    return importlib.import_module(f"kymotrace.commands.{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s: %(message)s",
+    )
+    try:
+        return int(_module(args.command).run(args) or 0)
+    except KymotraceError as exc:
+        print(f"kymotrace {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"kymotrace {args.command}: interrupted; no partial files were left behind.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
