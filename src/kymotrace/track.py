@@ -11,7 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["Track"]
+__all__ = ["Track", "renumber"]
 
 
 @dataclass

@@ -1,0 +1,176 @@
+"""The frozen benchmark suite and its runner (``kymotrace bench``).
+
+The suite's parameters and seeds live in one committed file, ``kymotrace/data/bench_suite.json``;
+every run prints that file's SHA-256 so a table can always be tied to the exact suite.
+Bench seeds come from :data:`kymotrace.seeds.BENCH` and never overlap training or validation seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from . import seeds
+from .errors import OptionError
+from .track import Track
+
+__all__ = [
+    "SUITE_FILE",
+    "load_suite",
+    "suite_hash",
+    "METHODS",
+    "get_method",
+    "iter_set",
+    "run_bench",
+    "BenchResult",
+    "format_table",
+]
+
+SUITE_FILE = "bench_suite.json"
+COLUMNS = ["recall", "precision", "f1", "gap", "gap_strict", "crossing", "seconds"]
+
+Method = Callable[[np.ndarray], Sequence[Track]]
+
+
+def _suite_bytes() -> bytes:
+    return resources.files("kymotrace.data").joinpath(SUITE_FILE).read_bytes()
+
+
+def suite_hash() -> str:
+    """SHA-256 (hex) of the committed suite file."""
+    return hashlib.sha256(_suite_bytes()).hexdigest()
+
+
+def load_suite() -> dict:
+    """The suite as a dict, its seeds checked against the bench seed range."""
+    suite = json.loads(_suite_bytes().decode("utf-8"))
+    for s in suite["sets"]:
+        seeds.check_seed(s["seed"], "bench")
+        seeds.check_seed(s["seed"] + s["n"] - 1, "bench")
+    return suite
+
+
+def _baseline(image: np.ndarray) -> list[Track]:
+    from .baseline import trace_baseline
+
+    return trace_baseline(image)
+
+
+#: name -> factory returning a method (image -> tracks); factories let methods load models once
+METHODS: dict[str, Callable[..., Method]] = {
+    "baseline": lambda **kw: _baseline,
+}
+
+
+def get_method(name: str, **options) -> Method:
+    if name not in METHODS:
+        raise OptionError(f"unknown method {name!r}; available: {', '.join(sorted(METHODS))}")
+    return METHODS[name](**options)
+
+
+def iter_set(spec: dict, limit: int | None = None) -> Iterator[tuple[int, object]]:
+    """Yield ``(seed, SynthKymograph)`` for each kymograph of one suite set."""
+    from .synth import generate
+
+    n = spec["n"] if limit is None else min(limit, spec["n"])
+    for i in range(n):
+        seed = spec["seed"] + i
+        yield seed, generate(spec["kind"], rng=np.random.default_rng(seed), **spec.get("knobs", {}))
+
+
+@dataclass
+class BenchResult:
+    """Per-kymograph rows and per-set medians of one bench run."""
+
+    method: str
+    suite_hash: str
+    rows: list[dict] = field(default_factory=list)
+
+    def medians(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for name in dict.fromkeys(r["set"] for r in self.rows):
+            rs = [r for r in self.rows if r["set"] == name]
+            med = {}
+            for c in COLUMNS:
+                vals = [r[c] for r in rs if r[c] is not None and np.isfinite(r[c])]
+                med[c] = float(statistics.median(vals)) if vals else float("nan")
+            med["n"] = len(rs)
+            out[name] = med
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "method": self.method,
+            "suite": SUITE_FILE,
+            "suite_sha256": self.suite_hash,
+            "medians": self.medians(),
+            "kymographs": self.rows,
+        }
+
+
+def run_bench(
+    method: str = "baseline",
+    *,
+    sets: Sequence[str] | None = None,
+    limit: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    **method_options,
+) -> BenchResult:
+    """Run ``method`` over the suite (or the named ``sets``) and score it with the paper's metrics."""
+    from .metrics import score
+
+    suite = load_suite()
+    known = [s["name"] for s in suite["sets"]]
+    if sets:
+        bad = [s for s in sets if s not in known]
+        if bad:
+            raise OptionError(f"unknown bench set(s) {', '.join(bad)}; available: {', '.join(known)}")
+    fn = get_method(method, **method_options)
+    result = BenchResult(method=method, suite_hash=suite_hash())
+    for spec in suite["sets"]:
+        if sets and spec["name"] not in sets:
+            continue
+        n = spec["n"] if limit is None else min(limit, spec["n"])
+        for i, (seed, kymo) in enumerate(iter_set(spec, limit)):
+            t0 = time.perf_counter()
+            pred = list(fn(kymo.image))
+            dt = time.perf_counter() - t0
+            sc = score(kymo.tracks, pred, kymo.image.shape)
+            row = {"set": spec["name"], "seed": seed, "seconds": dt}
+            row.update(sc.as_dict())
+            result.rows.append(row)
+            if progress is not None:
+                progress(spec["name"], i + 1, n)
+    return result
+
+
+def format_table(result: BenchResult) -> str:
+    """A plain-text (Markdown) table of per-set medians."""
+    med = result.medians()
+    head = ["set", "n"] + COLUMNS
+    lines = [
+        f"method: {result.method}    suite: {SUITE_FILE} sha256 {result.suite_hash[:16]}",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
+    for name, m in med.items():
+        cells = [name, str(m["n"])] + [
+            ("n/a" if not np.isfinite(m[c]) else f"{m[c]:.3f}") for c in COLUMNS
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_json(result: BenchResult, path: str | Path) -> None:
+    from .fileutil import atomic_open
+
+    with atomic_open(path) as fh:
+        json.dump(result.to_json(), fh, indent=1, default=float)

@@ -1,0 +1,462 @@
+"""Running the networks on kymographs: normalisation, padding, tiling, batching.
+
+Every function that runs a network accepts either a bare ``torch.nn.Module`` built by
+:func:`kymotrace.models.build_model` or a :class:`kymotrace.models.LoadedModel` (then the
+model's own normalisation settings are used). Networks output logits; these helpers return
+probabilities (sigmoid for maps, softmax for the classifier) as float32 numpy arrays.
+
+torch is imported only inside the functions that run a network, so :func:`normalize` and
+:func:`pad_to_multiple` are cheap to import. Nothing global (threads, seeds) is set here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from .errors import InputError, OptionError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+__all__ = [
+    "DEFAULT_NORMALIZATION",
+    "ClassProbabilities",
+    "normalize",
+    "normalize_with",
+    "pad_to_multiple",
+    "crop_to",
+    "predict",
+    "predict_decision",
+    "decision_function",
+    "classifier_input",
+    "classify",
+]
+
+#: normalisation settings of kymotrace models (stored in every model file)
+DEFAULT_NORMALIZATION = {"method": "robust", "version": 1, "low": 50.0, "high": 99.5, "clip": [-2.0, 5.0]}
+
+
+# --------------------------------------------------------------------------- numpy helpers
+
+
+def normalize(image: Any, *, low: float = 50.0, high: float = 99.5, clip: tuple[float, float] = (-2.0, 5.0)) -> np.ndarray:
+    """Robust intensity normalisation of a kymograph, independent of bit depth and offset.
+
+    ``out = clip((image - p_low) / (p_high - p_low), *clip)`` where ``p_q`` is the q-th
+    percentile of the finite pixels: with the defaults the background (median) maps to 0 and
+    bright track pixels (99.5th percentile) to about 1. The result is the same for an 8-bit
+    image and its 16-bit or float copy scaled by any positive factor and shifted by any offset,
+    and normalising twice changes nothing (up to float rounding).
+
+    Parameters
+    ----------
+    image : array-like, any shape (usually [t, x])
+        Integer, boolean or float intensities.
+    low, high : float
+        Percentiles (0-100) mapped to 0 and 1; ``low < high``.
+    clip : (float, float)
+        Output range; limits hot pixels and deep dark outliers.
+
+    Returns
+    -------
+    numpy.ndarray, float32, same shape
+        Zeros for a constant image. If the two percentiles coincide (e.g. a few bright
+        pixels on a flat background) the scale falls back to the largest distance of any
+        pixel from ``p_low``. Non-finite pixels (NaN, inf) become 0 (background).
+
+    Raises
+    ------
+    InputError
+        For a non-numeric or empty array, or one without any finite value.
+    """
+    if not 0.0 <= low < high <= 100.0:
+        raise OptionError(f"normalisation percentiles need 0 <= low < high <= 100, got low={low}, high={high}")
+    if not clip[0] < clip[1]:
+        raise OptionError(f"normalisation clip range must be (min, max) with min < max, got {tuple(clip)}")
+    a = np.asarray(image)
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"image must hold real numbers, got dtype {a.dtype}")
+    if a.size == 0:
+        raise InputError(f"image is empty (shape {a.shape})")
+    x = a.astype(np.float64)
+    finite = np.isfinite(x)
+    all_finite = bool(finite.all())
+    vals = x.ravel() if all_finite else x[finite]
+    if vals.size == 0:
+        raise InputError("image has no finite pixel values (all NaN or infinite)")
+    lo, hi = np.percentile(vals, [low, high])
+    scale = hi - lo
+    if not scale > 0:
+        scale = max(vals.max() - lo, lo - vals.min())
+    if not scale > 0:
+        return np.zeros(a.shape, np.float32)
+    x -= lo
+    x /= scale
+    if not all_finite:
+        x[~finite] = 0.0
+    np.clip(x, clip[0], clip[1], out=x)
+    return x.astype(np.float32)
+
+
+def normalize_with(image: Any, normalization: dict | None = None) -> np.ndarray:
+    """:func:`normalize` with the settings of a model file's ``normalization`` dict.
+
+    ``{"method": "robust", "low": 50.0, "high": 99.5, "clip": [-2.0, 5.0]}``; missing keys take
+    these defaults, ``None`` means all defaults, and a "version" key is ignored.
+    """
+    norm = dict(DEFAULT_NORMALIZATION if normalization is None else normalization)
+    method = norm.pop("method", "robust")
+    norm.pop("version", None)
+    if method != "robust":
+        raise OptionError(f"unknown normalisation method {method!r}: this kymotrace knows 'robust'; upgrade kymotrace")
+    unknown = set(norm) - {"low", "high", "clip"}
+    if unknown:
+        raise OptionError(f"unknown normalisation setting(s) {sorted(unknown)}; allowed: low, high, clip")
+    kwargs = {k: DEFAULT_NORMALIZATION[k] for k in ("low", "high", "clip")}
+    kwargs.update(norm)
+    return normalize(image, low=float(kwargs["low"]), high=float(kwargs["high"]), clip=tuple(kwargs["clip"]))
+
+
+def pad_to_multiple(image: Any, multiple: int = 16, *, mode: str = "reflect") -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Pad the last two axes up to multiples of ``multiple`` (reflecting the image by default).
+
+    The padding is split evenly between both sides (one more pixel after than before when
+    odd). Works for any size, including 1 x 1 (numpy reflects repeatedly).
+
+    Parameters
+    ----------
+    image : array-like, [..., H, W]
+    multiple : int
+        16 for the depth-4 U-Net (``net.multiple``).
+    mode : str
+        Any ``numpy.pad`` mode.
+
+    Returns
+    -------
+    padded : numpy.ndarray, [..., H', W']
+        ``image`` itself when no padding is needed.
+    window : (slice, slice)
+        Where the original lies: ``crop_to(padded, window)`` recovers it.
+    """
+    a = np.asarray(image)
+    if a.ndim < 2 or a.shape[-1] == 0 or a.shape[-2] == 0:
+        raise InputError(f"image must be a non-empty 2-D array [t, x], got shape {a.shape}")
+    if multiple < 1:
+        raise OptionError(f"multiple must be at least 1, got {multiple}")
+    h, w = a.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    top, left = ph // 2, pw // 2
+    window = (slice(top, top + h), slice(left, left + w))
+    if ph == 0 and pw == 0:
+        return a, window
+    pads = [(0, 0)] * (a.ndim - 2) + [(top, ph - top), (left, pw - left)]
+    return np.pad(a, pads, mode=mode), window
+
+
+def crop_to(array: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+    """``array[..., rows, cols]`` for a window from :func:`pad_to_multiple` (a view)."""
+    return array[..., window[0], window[1]]
+
+
+def _tile_shape(height: int, width: int, tile: int, multiple: int) -> tuple[int, int]:
+    """Tile (rows, cols) for a padded ``height`` x ``width`` image: at most ``tile**2`` px.
+
+    The whole image when it fits in that area; a full-width (or full-height) strip as long as
+    the area allows when one side fits in ``tile``; else ``tile`` x ``tile``.
+    """
+    area = tile * tile
+    if height * width <= area:
+        return height, width
+    if width <= tile:
+        return max(tile, area // width // multiple * multiple), width
+    if height <= tile:
+        return height, max(tile, area // height // multiple * multiple)
+    return tile, tile
+
+
+def _tile_plan(length: int, tile: int, overlap: int) -> list[tuple[int, int, int]]:
+    """Tiles along one axis of a padded image: (start, keep_from, keep_to).
+
+    Tiles of length ``min(tile, length)`` start at multiples of the tile step ``tile -
+    overlap``, the last one flush with the end; each keeps the part up to the midpoint of its
+    overlap with the neighbour, so every kept pixel has at least ``overlap // 2`` px of real
+    context on each side that has a neighbour.
+    """
+    if length <= tile:
+        return [(0, 0, length)]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step)) + [length - tile]
+    cuts = [0] + [(starts[i + 1] + starts[i] + tile) // 2 for i in range(len(starts) - 1)] + [length]
+    return [(s, cuts[i], cuts[i + 1]) for i, s in enumerate(starts)]
+
+
+# --------------------------------------------------------------------------- running networks
+
+
+def _unwrap(model: Any) -> tuple["nn.Module", dict | None]:
+    from .models.registry import LoadedModel
+
+    if isinstance(model, LoadedModel):
+        return model.net, model.normalization
+    return model, None
+
+
+def _place(module: "nn.Module", device: Any):
+    """Device to run on; with an explicit ``device`` the module is moved there (in place)."""
+    import torch
+
+    from .models.registry import resolve_device
+
+    if device is None:
+        param = next(iter(module.parameters()), None)
+        return param.device if param is not None else torch.device("cpu")
+    dev = resolve_device(device)
+    module.to(dev)
+    return dev
+
+
+@contextlib.contextmanager
+def _evaluating(module: "nn.Module") -> Iterator[None]:
+    """Eval mode and inference mode for the block; the module's previous mode is restored."""
+    import torch
+
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        module.train(was_training)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-int(value) // multiple) * multiple
+
+
+def predict(
+    net: Any,
+    image: Any,
+    *,
+    tile: int = 512,
+    overlap: int | None = None,
+    device: Any = None,
+    batch_size: int = 4,
+    normalize: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Probability maps of a segmentation network for one kymograph.
+
+    The image is normalised (``normalize=True``), reflect-padded to a multiple of
+    ``net.multiple`` (16) and run in eval mode; the padding is cropped off again. Images of
+    more than ``tile**2`` px are run as overlapping tiles of at most ``tile**2`` px (square, or
+    full-width strips for narrow images), ``batch_size`` at a time, so memory stays bounded (a
+    few tiles' activations) whatever the image size.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or LoadedModel
+        A U-Net ("uni" or "bi" segmenter, or any module with ``multiple`` and ``context``).
+    image : array-like, [t, x] (or [C, t, x] for a C-channel net with ``normalize=False``)
+    tile : int
+        Tile side (px), rounded down to a multiple of ``net.multiple``; bounds the pixels per
+        tile (``tile**2``) and so the memory of one forward pass.
+    overlap : int, optional
+        Overlap of neighbouring tiles (px), rounded up to a multiple of ``net.multiple``. The
+        default, twice the network's receptive-field radius (224 px for the depth-4 U-Net),
+        makes the tiled result equal to the untiled one up to float rounding; a smaller
+        overlap is faster but can leave faint seams.
+    device : str or torch.device, optional
+        "cpu", "cuda", "auto" (CUDA when available); default: where ``net`` already is.
+        An explicit device moves ``net`` there.
+    batch_size : int
+        Tiles per forward pass.
+    normalize : bool
+        Apply :func:`normalize_with` with the model's settings (defaults for a bare module).
+        Normalising an already normalised image changes nothing, so this is safe to leave on.
+    progress : callable(done, total), optional
+        Called after each batch with the number of tiles done and the total.
+
+    Returns
+    -------
+    numpy.ndarray, float32, [C_out, t, x]
+        Sigmoid probabilities; for "uni" channel 0 = positive slope, 1 = negative slope.
+    """
+    import torch
+
+    module, norm = _unwrap(net)
+    cin = int(getattr(module, "in_channels", 1))
+    a = np.asarray(image)
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"image must hold real numbers, got dtype {a.dtype}")
+    if a.ndim == 2 and cin == 1:
+        a = a[None]
+    elif not (a.ndim == 3 and a.shape[0] == cin):
+        want = "[t, x]" if cin == 1 else f"[{cin}, t, x]"
+        raise InputError(f"image for this network must be {want}, got shape {a.shape}")
+    if a.shape[-1] == 0 or a.shape[-2] == 0:
+        raise InputError(f"image is empty (shape {a.shape})")
+    if normalize:
+        if cin != 1:
+            raise OptionError(f"normalize=True needs a 1-channel network; prepare the {cin} channels yourself and pass normalize=False")
+        a = normalize_with(a[0], norm)[None]
+    a = a.astype(np.float32, copy=False)
+    if batch_size < 1:
+        raise OptionError(f"batch_size must be at least 1, got {batch_size}")
+
+    m = int(getattr(module, "multiple", 16))
+    tile_px = (int(tile) // m) * m
+    if tile_px < m:
+        raise OptionError(f"tile must be at least {m} px for this network, got {tile}")
+    if overlap is None:
+        context = getattr(module, "context", None)
+        ov = _round_up(2 * context, m) if context is not None else 64
+    else:
+        if overlap < 0:
+            raise OptionError(f"overlap must be >= 0, got {overlap}")
+        ov = _round_up(overlap, m)
+    if tile_px - ov < m:
+        raise OptionError(
+            f"tile {tile} px is too small for an overlap of {ov} px: use tile >= {ov + m}"
+            + (" or pass a smaller overlap (faster, but tiles may show faint seams)" if overlap is None else "")
+        )
+
+    padded, window = pad_to_multiple(a, m)
+    padded = np.ascontiguousarray(padded, dtype=np.float32)
+    _, hp, wp = padded.shape
+    th, tw = _tile_shape(hp, wp, tile_px, m)
+    rows, cols = _tile_plan(hp, th, ov), _tile_plan(wp, tw, ov)
+    tiles = [(r, c) for r in rows for c in cols]
+    dev = _place(module, device)
+    out: np.ndarray | None = None
+    with _evaluating(module):
+        for first in range(0, len(tiles), batch_size):
+            chunk = tiles[first : first + batch_size]
+            x = np.stack([padded[:, r[0] : r[0] + th, c[0] : c[0] + tw] for r, c in chunk])
+            y = torch.sigmoid(module(torch.from_numpy(x).to(dev))).float().cpu().numpy()
+            if out is None:
+                out = np.empty((y.shape[1], hp, wp), np.float32)
+            for k, ((r0, r1, r2), (c0, c1, c2)) in enumerate(chunk):
+                out[:, r1:r2, c1:c2] = y[k, :, r1 - r0 : r2 - r0, c1 - c0 : c2 - c0]
+            if progress is not None:
+                progress(min(first + batch_size, len(tiles)), len(tiles))
+    assert out is not None
+    return np.ascontiguousarray(crop_to(out, window))
+
+
+def predict_decision(net: Any, crops: Any, *, device: Any = None) -> np.ndarray:
+    """Decision-module maps for a batch of candidate crops, in one forward pass.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or LoadedModel
+        The decision network (3 input channels, 1 output map).
+    crops : array-like, [N, 3, 48, 48]
+        Per candidate: normalised kymograph crop, skeleton crop, current-track crop (the
+        caller prepares all three; nothing is normalised here).
+    device : str or torch.device, optional
+        As for :func:`predict`.
+
+    Returns
+    -------
+    numpy.ndarray, float32, [N, 48, 48]
+        Sigmoid probabilities; N = 0 gives an empty [0, 48, 48] array.
+    """
+    import torch
+
+    module, _ = _unwrap(net)
+    cin = int(getattr(module, "in_channels", 3))
+    a = np.asarray(crops)
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"decision crops must hold real numbers, got dtype {a.dtype}")
+    if a.ndim != 4 or a.shape[1] != cin:
+        raise InputError(f"decision crops must be [N, {cin}, H, W], got shape {a.shape}")
+    n, _, h, w = a.shape
+    if n == 0:
+        return np.zeros((0, h, w), np.float32)
+    m = int(getattr(module, "multiple", 1))
+    if h % m or w % m:
+        raise InputError(f"decision crop sides must be multiples of {m}, got {h} x {w}")
+    dev = _place(module, device)
+    with _evaluating(module):
+        x = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)
+        y = torch.sigmoid(module(x))
+    if y.shape[1] != 1:
+        raise InputError(f"a decision network has 1 output map, this one has {y.shape[1]}")
+    return y[:, 0].float().cpu().numpy()
+
+
+def decision_function(net: Any, *, device: Any = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A plain callable ``crops [N, 3, 48, 48] -> maps [N, 48, 48]`` for ``kymotrace.trace``."""
+
+    def decide(crops: np.ndarray) -> np.ndarray:
+        return predict_decision(net, crops, device=device)
+
+    return decide
+
+
+class ClassProbabilities(NamedTuple):
+    """Classifier output: probabilities (sum 1) that a kymograph is uni- or bidirectional."""
+
+    uni: float
+    bi: float
+
+
+def classifier_input(image: Any, *, size: int = 64, normalization: dict | None = None) -> np.ndarray:
+    """The classifier's input for one kymograph: resized to ``size`` x ``size``, then normalised.
+
+    Resizing uses ``skimage.transform.resize`` (bilinear, Gaussian anti-aliasing when
+    shrinking, aspect ratio not kept); non-finite pixels are replaced by the median first.
+
+    Returns
+    -------
+    numpy.ndarray, float32, [size, size]
+    """
+    from skimage.transform import resize
+
+    a = np.asarray(image)
+    if a.ndim != 2 or a.size == 0:
+        raise InputError(f"image must be a non-empty 2-D array [t, x], got shape {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"image must hold real numbers, got dtype {a.dtype}")
+    x = a.astype(np.float32)
+    finite = np.isfinite(x)
+    if not finite.all():
+        if not finite.any():
+            raise InputError("image has no finite pixel values (all NaN or infinite)")
+        x[~finite] = np.median(x[finite])
+    small = resize(x, (size, size), order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)
+    return normalize_with(small, normalization)
+
+
+def classify(net: Any, image: Any, *, device: Any = None) -> ClassProbabilities:
+    """Probabilities that a kymograph shows unidirectional or bidirectional movement.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or LoadedModel
+        The classifier (2 logits: uni, bi).
+    image : array-like, [t, x]
+        The raw kymograph (any size, bit depth and offset).
+    device : str or torch.device, optional
+        As for :func:`predict`.
+
+    Returns
+    -------
+    ClassProbabilities
+        ``(uni, bi)``, a named tuple of floats that sum to 1.
+    """
+    import torch
+
+    module, norm = _unwrap(net)
+    size = int((getattr(module, "config", None) or {}).get("input_size") or 64)
+    x = classifier_input(image, size=size, normalization=norm)
+    dev = _place(module, device)
+    with _evaluating(module):
+        logits = module(torch.from_numpy(x)[None, None].to(dev))
+        if logits.ndim != 2 or logits.shape[1] != 2:
+            raise InputError(f"a classifier outputs 2 logits (uni, bi), this network gives shape {tuple(logits.shape)}")
+        p = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+    return ClassProbabilities(uni=float(p[0]), bi=float(p[1]))

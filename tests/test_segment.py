@@ -1,0 +1,289 @@
+"""Contract tests of the inference helpers (normalisation, padding, tiling, batching)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kymotrace import seeds
+from kymotrace.errors import InputError, OptionError
+from kymotrace.models import build_model, default_config, load_model, save_model
+from kymotrace.segment import (
+    ClassProbabilities,
+    _tile_plan,
+    _tile_shape,
+    classifier_input,
+    classify,
+    crop_to,
+    decision_function,
+    normalize,
+    normalize_with,
+    pad_to_multiple,
+    predict,
+    predict_decision,
+)
+
+SEED = seeds.TEST.start + 200
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny nets gain nothing from threads, and on a shared CPU extra threads only wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(module: str, *, base: int = 4, **kw) -> torch.nn.Module:
+    rng = np.random.default_rng(SEED)
+    net = build_model(default_config(module, base=base, **kw), rng=rng)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, m.num_features).astype(np.float32)))
+                m.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, m.num_features).astype(np.float32)))
+    return net.eval()
+
+
+@pytest.fixture
+def kymo(rng):
+    """A 37 x 53 uint16 kymograph: noisy background, one bright diagonal track."""
+    img = rng.normal(1000, 30, size=(37, 53))
+    t = np.arange(37)
+    img[t, 5 + t] += 400
+    return np.clip(img, 0, 65535).astype(np.uint16)
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def test_normalize_exact_small_case():
+    img = np.arange(101, dtype=np.uint8)  # median 50, 99.5th percentile 99.5
+    out = normalize(img.reshape(1, 101))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0], (np.arange(101) - 50) / 49.5, atol=1e-6)
+
+
+def test_normalize_is_bit_depth_and_offset_independent(rng):
+    img8 = rng.integers(0, 256, size=(40, 60)).astype(np.uint8)
+    img16 = img8.astype(np.uint16) * 257
+    imgf = img8.astype(np.float64) * 0.01 - 7.0
+    ref = normalize(img8)
+    np.testing.assert_allclose(normalize(img16), ref, atol=1e-6)
+    np.testing.assert_allclose(normalize(imgf), ref, atol=1e-5)
+    assert ref.min() >= -2 and ref.max() <= 5
+
+
+def test_normalize_is_idempotent(rng):
+    img = rng.gamma(2.0, 100.0, size=(50, 70))
+    once = normalize(img)
+    np.testing.assert_allclose(normalize(once), once, atol=1e-5)
+
+
+@pytest.mark.parametrize("value", [0, 7, 65535])
+def test_normalize_constant_image_gives_zeros(value):
+    out = normalize(np.full((5, 9), value, dtype=np.uint16))
+    assert out.dtype == np.float32 and out.shape == (5, 9) and not out.any()
+    assert not normalize(np.full((3, 3), 2.5)).any()
+
+
+def test_normalize_sparse_bright_pixels_fall_back_to_max():
+    img = np.zeros((20, 20))
+    img[3, 4] = 10.0  # the 99.5th percentile is still 0
+    out = normalize(img)
+    assert out[3, 4] == 1.0 and out.sum() == 1.0
+
+
+def test_normalize_non_finite_pixels():
+    img = np.arange(20.0).reshape(4, 5)
+    img[0, 0], img[1, 1] = np.nan, np.inf
+    out = normalize(img)
+    assert np.isfinite(out).all() and out[0, 0] == 0 and out[1, 1] == 0
+    with pytest.raises(InputError, match="no finite"):
+        normalize(np.full((2, 2), np.nan))
+    with pytest.raises(InputError, match="real numbers"):
+        normalize(np.array([["a"]]))
+
+
+def test_normalize_with_model_settings(rng):
+    img = rng.normal(size=(10, 10))
+    np.testing.assert_array_equal(normalize_with(img, {"method": "robust", "version": 1}), normalize(img))
+    np.testing.assert_array_equal(normalize_with(img, {"method": "robust", "high": 90}), normalize(img, high=90))
+    with pytest.raises(OptionError, match="unknown normalisation method"):
+        normalize_with(img, {"method": "zscore"})
+    with pytest.raises(OptionError, match="unknown normalisation setting"):
+        normalize_with(img, {"method": "robust", "gamma": 2})
+
+
+# --------------------------------------------------------------------------- padding and tiles
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (17, 300), (1, 1), (2, 16), (16, 32)])
+def test_pad_and_crop_round_trip(shape):
+    img = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    padded, window = pad_to_multiple(img, 16)
+    assert padded.shape[0] % 16 == 0 and padded.shape[1] % 16 == 0
+    assert padded.shape[0] - shape[0] < 16 and padded.shape[1] - shape[1] < 16
+    np.testing.assert_array_equal(crop_to(padded, window), img)
+
+
+def test_pad_reflects_and_keeps_leading_axes():
+    img = np.arange(3 * 5 * 7).reshape(3, 5, 7)
+    padded, (rows, cols) = pad_to_multiple(img, 8)
+    assert padded.shape == (3, 8, 8)
+    assert (rows.start, cols.start) == (1, 0)  # 3 rows: 1 before, 2 after; 1 column after
+    np.testing.assert_array_equal(padded[:, 0, :7], img[:, 1])  # reflection, edge not repeated
+    np.testing.assert_array_equal(padded[:, -1, :7], img[:, -3])
+    np.testing.assert_array_equal(padded[:, 1:6, 7], img[:, :, -2])
+    with pytest.raises(InputError, match="non-empty 2-D"):
+        pad_to_multiple(np.zeros((0, 4)))
+
+
+def test_tile_plan_covers_every_pixel_once():
+    assert _tile_plan(100, 128, 32) == [(0, 0, 100)]
+    plan = _tile_plan(160, 64, 48)
+    starts = [s for s, _, _ in plan]
+    assert starts == [0, 16, 32, 48, 64, 80, 96]
+    keep = np.zeros(160, int)
+    for start, lo, hi in plan:
+        keep[lo:hi] += 1
+        assert start <= lo < hi <= start + 64
+        assert (lo == 0 or lo - start >= 24) and (hi == 160 or start + 64 - hi >= 24)
+    assert (keep == 1).all()
+
+
+# --------------------------------------------------------------------------- predict
+
+
+@pytest.mark.parametrize(("module", "shape"), [("uni", (37, 53)), ("bi", (17, 300)), ("bi", (1, 1))])
+def test_predict_shapes_and_range(module, shape, rng):
+    net = tiny(module)
+    img = rng.normal(size=shape)
+    out = predict(net, img)
+    assert out.dtype == np.float32 and out.shape == (net.out_channels, *shape)
+    assert np.isfinite(out).all() and (out > 0).all() and (out < 1).all()
+
+
+def test_predict_equals_manual_forward(kymo):
+    net = tiny("uni")
+    norm = normalize(kymo)
+    padded, window = pad_to_multiple(norm, 16)
+    with torch.no_grad():
+        ref = torch.sigmoid(net(torch.from_numpy(np.ascontiguousarray(padded))[None, None]))[0].numpy()
+    np.testing.assert_allclose(predict(net, kymo), crop_to(ref, window), atol=1e-6)
+    # bit depth does not matter, and an already normalised input gives the same maps
+    img8 = (kymo // 257).astype(np.uint8)
+    np.testing.assert_allclose(predict(net, img8), predict(net, img8.astype(np.uint16) * 257), atol=1e-5)
+    np.testing.assert_allclose(predict(net, norm), predict(net, kymo), atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_tiled_equals_untiled_depth_2(rng, batch_size):
+    net = tiny("uni", depth=2, dropout=0.0)  # context 23 px -> automatic overlap 48
+    img = rng.normal(size=(150, 130))
+    calls = []
+    tiled = predict(net, img, tile=64, batch_size=batch_size, progress=lambda d, n: calls.append((d, n)))
+    whole = predict(net, img, tile=4096)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    assert calls[-1] == (42, 42) and len(calls) == -(-42 // batch_size)  # 7 x 6 tiles
+
+
+def test_tiled_equals_untiled_depth_4(rng):
+    net = tiny("bi", base=2)  # context 107 px -> automatic overlap 224, tile >= 240
+    img = rng.normal(size=(40, 1500))  # padded 48 x 1504: two 48 x 1200 strips
+    calls = []
+    tiled = predict(net, img, tile=240, progress=lambda d, n: calls.append(n))
+    assert calls == [2]
+    np.testing.assert_allclose(tiled, predict(net, img), atol=1e-5)
+
+
+def test_tile_shapes_bound_the_area():
+    assert _tile_shape(300, 304, 512, 16) == (300, 304)  # fits: one pass
+    assert _tile_shape(2000, 208, 512, 16) == (1248, 208)  # long narrow kymograph: strips
+    assert _tile_shape(208, 2000, 512, 16) == (208, 1248)
+    assert _tile_shape(4000, 4000, 512, 16) == (512, 512)
+    for h, w in [(2000, 208), (4000, 4000), (100000, 16)]:
+        th, tw = _tile_shape(h, w, 512, 16)
+        assert th * tw <= 512 * 512 and th % 16 == 0 and tw % 16 == 0
+
+
+def test_small_overlap_is_allowed_but_too_small_tiles_are_not(rng):
+    net = tiny("bi", base=2)
+    img = rng.normal(size=(20, 200))
+    approx = predict(net, img, tile=64, overlap=32)
+    assert approx.shape == (1, 20, 200)
+    with pytest.raises(OptionError, match="use tile >= 240"):
+        predict(net, img, tile=128)
+    with pytest.raises(OptionError, match="at least 16"):
+        predict(net, img, tile=8, overlap=0)
+
+
+def test_predict_restores_training_mode_and_ignores_dropout(rng):
+    net = tiny("bi", dropout=0.5)
+    net.train()
+    img = rng.normal(size=(32, 32))
+    a, b = predict(net, img), predict(net, img)
+    np.testing.assert_array_equal(a, b)
+    assert net.training
+
+
+def test_predict_input_errors(rng):
+    net = tiny("bi")
+    with pytest.raises(InputError, match=r"\[t, x\]"):
+        predict(net, rng.normal(size=(2, 8, 8)))
+    with pytest.raises(InputError, match="empty"):
+        predict(net, np.zeros((0, 5)))
+    with pytest.raises(OptionError, match="normalize=False"):
+        predict(tiny("decision"), rng.normal(size=(3, 48, 48)))
+    out = predict(tiny("decision"), rng.normal(size=(3, 40, 40)), normalize=False)
+    assert out.shape == (1, 40, 40)
+    with pytest.raises(OptionError, match="unknown device"):
+        predict(net, rng.normal(size=(8, 8)), device="tpu")
+
+
+# --------------------------------------------------------------------------- decision and classifier
+
+
+def test_predict_decision_batch_equals_single(rng):
+    net = tiny("decision")
+    crops = rng.normal(size=(3, 3, 48, 48)).astype(np.float32)
+    batch = predict_decision(net, crops)
+    assert batch.shape == (3, 48, 48) and batch.dtype == np.float32
+    singles = np.concatenate([predict_decision(net, crops[i : i + 1]) for i in range(3)])
+    np.testing.assert_allclose(batch, singles, atol=1e-6)
+    np.testing.assert_allclose(decision_function(net)(crops), batch, atol=1e-6)
+    empty = predict_decision(net, np.zeros((0, 3, 48, 48), np.float32))
+    assert empty.shape == (0, 48, 48) and empty.dtype == np.float32
+    with pytest.raises(InputError, match=r"\[N, 3, H, W\]"):
+        predict_decision(net, crops[:, :2])
+    with pytest.raises(InputError, match="multiples of 16"):
+        predict_decision(net, crops[:, :, :40])
+
+
+def test_classify(kymo):
+    net = tiny("classifier")
+    p = classify(net, kymo)
+    assert isinstance(p, ClassProbabilities) and 0 < p.uni < 1
+    assert p.uni + p.bi == pytest.approx(1.0, abs=1e-6)
+    uni, bi = p  # unpacks as (p_uni, p_bi)
+    q = classify(net, kymo.astype(np.float64) * 3.5 + 12)
+    assert q.uni == pytest.approx(uni, abs=1e-5)
+    for shape in [(17, 300), (3, 3), (500, 20)]:
+        x = classifier_input(np.ones(shape) * np.arange(shape[1]))
+        assert x.shape == (64, 64) and x.dtype == np.float32
+    assert not classifier_input(np.full((10, 10), 3.0)).any()
+    assert sum(classify(net, np.zeros((5, 5)))) == pytest.approx(1.0)
+
+
+def test_loaded_models_are_accepted(tmp_path, kymo):
+    net = tiny("bi")
+    path = tmp_path / "bi.pt"
+    save_model(
+        path, net, name="bi", module="bi", config=net.config, threshold=0.2, card={},
+        normalization={"method": "robust", "high": 99.0},
+    )
+    model = load_model(path, device="auto")
+    out = predict(model, kymo)
+    np.testing.assert_allclose(out, predict(net, normalize(kymo, high=99.0), normalize=False), atol=5e-3)
