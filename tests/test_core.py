@@ -69,3 +69,20 @@ def test_cli_help_lists_subcommands(capsys):
     out = capsys.readouterr().out
     for name in ("synth", "bench", "train"):
         assert name in out
+
+
+def test_track_pixels_matches_bresenham_reference():
+    from skimage.draw import line
+
+    rng = np.random.default_rng(95_000_002)
+    for _ in range(50):
+        n = int(rng.integers(1, 30))
+        tr = Track(1, np.arange(n) + int(rng.integers(-3, 5)), np.cumsum(rng.normal(0, 3, n)) + 10)
+        x = np.rint(tr.positions).astype(int)
+        ref = {(int(tr.frames[-1]), int(x[-1]))}
+        for i in range(n - 1):
+            r, c = line(int(tr.frames[i]), x[i], int(tr.frames[i + 1]), x[i + 1])
+            ref |= set(zip(r.tolist(), c.tolist()))
+        rr, cc = track_pixels(tr)
+        assert set(zip(rr.tolist(), cc.tolist())) == ref
+        assert len(rr) == len(ref)

@@ -87,7 +87,8 @@ def test_position_tolerance_is_inclusive(shift, expected):
     assert rp.precision[0] == expected
 
 
-@pytest.mark.parametrize("dt, dx, expected", [(1, 3, 1.0), (2, 2, 1.0), (2, 3, 0.0), (3, 1, 1.0), (0, 4, 0.0)])
+@pytest.mark.parametrize("dt, dx, expected",
+                         [(1, 3, 1.0), (2, 2, 1.0), (2, 3, 0.0), (3, 1, 1.0), (0, 4, 0.0)])
 def test_distance_is_euclidean_3_2(dt, dx, expected):
     # single pixels: sqrt(10) = 3.16 and sqrt(8) are within 3.2 px, sqrt(13) = 3.61 is not
     rp = track_recall_precision([line(1, [10], 10)], [line(2, [10 + dt], 10 + dx)], (30, 30))
@@ -157,6 +158,18 @@ def test_long_merge_is_one_event_and_cover_is_inclusive():
     # radius 5 gives 10-px parts (rows 15..24); 7 of 10 covered is exactly 70 %: resolved
     assert crossing_events([a, b], [line(1, np.arange(21), 20), b], shape, radius=5)[0].resolved
     assert not crossing_events([a, b], [line(1, np.arange(20), 20), b], shape, radius=5)[0].resolved
+
+
+def test_crossing_centroid_out_of_reach_falls_back_to_region_pixel():
+    # two V-shaped tracks 1 px apart merge all along: the band's centroid (20, 20.7) lies
+    # 7 px inside the V, beyond a 5 px radius from either track
+    a, b = line(1, T41, np.abs(T41 - 20) + 10), line(2, T41, np.abs(T41 - 20) + 11)
+    (wide,) = crossing_events([a, b], [a, b], (41, 41))
+    assert wide.centre[0] == 20.0 and wide.centre[1] == pytest.approx(20.677, abs=1e-3)
+    (ev,) = crossing_events([a, b], [a, b], (41, 41), radius=5)
+    assert ev.centre in {(16.0, 16.0), (24.0, 16.0)}  # the region pixels nearest the centroid
+    assert ev.resolved and ev.size == wide.size
+    assert not crossing_events([a, b], [], (41, 41), radius=5)[0].resolved
 
 
 def test_no_crossings_gives_nan():

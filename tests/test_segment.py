@@ -241,6 +241,8 @@ def test_predict_input_errors(rng):
     assert out.shape == (1, 40, 40)
     with pytest.raises(OptionError, match="unknown device"):
         predict(net, rng.normal(size=(8, 8)), device="tpu")
+    with pytest.raises(OptionError, match="classify"):
+        predict(tiny("classifier"), rng.normal(size=(64, 64)))
 
 
 # --------------------------------------------------------------------------- decision and classifier

@@ -64,9 +64,23 @@ def _baseline(image: np.ndarray) -> list[Track]:
     return trace_baseline(image)
 
 
+def _kymotrace(mode: str = "auto", threshold: float | None = None, decision: str = "auto", model=None) -> Method:
+    from .pipeline import analyze, get_models
+
+    get_models(model)  # load once, before timing starts
+
+    def method(image: np.ndarray, kind: str | None = None) -> list[Track]:
+        m = (kind or "auto") if mode == "kind" else mode
+        return analyze(image, mode=m, threshold=threshold, decision=decision, model=model).tracks
+
+    method.wants_kind = True  # type: ignore[attr-defined]
+    return method
+
+
 #: name -> factory returning a method (image -> tracks); factories let methods load models once
 METHODS: dict[str, Callable[..., Method]] = {
     "baseline": lambda **kw: _baseline,
+    "kymotrace": _kymotrace,
 }
 
 
@@ -141,7 +155,7 @@ def run_bench(
         n = spec["n"] if limit is None else min(limit, spec["n"])
         for i, (seed, kymo) in enumerate(iter_set(spec, limit)):
             t0 = time.perf_counter()
-            pred = list(fn(kymo.image))
+            pred = list(fn(kymo.image, kind=spec["kind"]) if getattr(fn, "wants_kind", False) else fn(kymo.image))
             dt = time.perf_counter() - t0
             sc = score(kymo.tracks, pred, kymo.image.shape)
             row = {"set": spec["name"], "seed": seed, "seconds": dt}
@@ -169,8 +183,10 @@ def format_table(result: BenchResult) -> str:
     return "\n".join(lines)
 
 
-def write_json(result: BenchResult, path: str | Path) -> None:
+def write_json(result: BenchResult | list[BenchResult], path: str | Path) -> None:
+    """Write one result (or a threshold sweep's list of results) as JSON, atomically."""
     from .fileutil import atomic_open
 
+    data = [r.to_json() for r in result] if isinstance(result, list) else result.to_json()
     with atomic_open(path) as fh:
-        json.dump(result.to_json(), fh, indent=1, default=float)
+        json.dump(data, fh, indent=1, default=float)

@@ -17,6 +17,7 @@ from .errors import KymotraceError
 
 #: (name, one-line help) of every subcommand, in the order ``--help`` lists them
 SUBCOMMANDS = [
+    ("analyze", "trace kymographs (files or folders) and write tracks, summaries, overlays, plots and ROIs"),
     ("demo", "trace a seeded example kymograph and score it against its ground truth"),
     ("synth", "write seeded synthetic kymographs with ground-truth tracks"),
     ("bench", "score a tracing method on the frozen synthetic benchmark suite"),

@@ -63,9 +63,10 @@ Crossing score
 Predicted gap flags
     are not used: an interpolated (gap) point of a predicted track counts like any other.
 
-Speed: pixel neighbourhoods are flat-index sets searched with ``numpy.searchsorted``; 60
-ground-truth x 60 predicted tracks on a 300 x 300 kymograph score in about 0.1 s besides the
-rasterisation itself.
+Speed: pixel neighbourhoods are flat-index sets searched with ``numpy.searchsorted``, no
+per-pixel Python. 60 ground-truth x 60 predicted random-walk tracks (30-300 frames) on a
+300 x 300 kymograph score in about 0.25 s on a 2-core machine, half of it rasterising
+(``track_pixels``); 60 x 60 full-length tangled tracks (~1,900 crossings) in about 0.55 s.
 """
 
 from __future__ import annotations
@@ -83,18 +84,8 @@ from .raster import track_pixels
 from .track import Track
 
 __all__ = [
-    "Scores",
-    "score",
-    "track_recall_precision",
-    "RecallPrecision",
-    "gap_events",
-    "gap_scores",
-    "Gap",
-    "GapScores",
-    "crossing_events",
-    "crossing_score",
-    "Crossing",
-    "CrossingScore",
+    "Scores", "score", "track_recall_precision", "RecallPrecision", "gap_events", "gap_scores",
+    "Gap", "GapScores", "crossing_events", "crossing_score", "Crossing", "CrossingScore",
 ]
 
 _EPS = 1e-9
@@ -610,18 +601,9 @@ def score(gt: Sequence[Track], pred: Sequence[Track], shape: tuple[int, int], *,
     gaps = _gap_summary(gap_events(gts, preds, distance=gap_distance))
     cross = _crossing_summary(_crossing_events_px(gpx, ppx, shape, crossing_radius, crossing_cover))
     return Scores(
-        recall=recall,
-        precision=precision,
-        f1=float(math.sqrt(recall * precision)),
-        gap=gaps.gap,
-        gap_strict=gaps.gap_strict,
-        crossing=cross.crossing,
-        n_gt=len(gts),
-        n_pred=len(preds),
-        n_gaps=gaps.n_gaps,
-        n_crossings=cross.n_crossings,
-        track_recall=track_recall,
-        track_precision=track_precision,
-        matches=matches,
+        recall=recall, precision=precision, f1=float(math.sqrt(recall * precision)),
+        gap=gaps.gap, gap_strict=gaps.gap_strict, crossing=cross.crossing,
+        n_gt=len(gts), n_pred=len(preds), n_gaps=gaps.n_gaps, n_crossings=cross.n_crossings,
+        track_recall=track_recall, track_precision=track_precision, matches=matches,
         n_gaps_strict=gaps.n_gaps_strict,
     )

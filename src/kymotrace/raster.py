@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
-from skimage.draw import line as _line
 
 from .track import Track
 
@@ -30,21 +29,25 @@ def track_pixels(track: Track, shape: tuple[int, int] | None = None) -> tuple[np
     if t.size == 1:
         rr, cc = t.copy(), x.copy()
     else:
-        rs, cs = [], []
-        for i in range(t.size - 1):
-            r, c = _line(int(t[i]), int(x[i]), int(t[i + 1]), int(x[i + 1]))
-            rs.append(r[:-1])
-            cs.append(c[:-1])
-        rs.append(t[-1:])
-        cs.append(x[-1:])
-        rr = np.concatenate(rs)
-        cc = np.concatenate(cs)
+        # Bresenham from (t, c0) to (t+1, c1), vectorised: with dc = |c1 - c0| the line puts
+        # k = max(1, ceil(dc / 2)) pixels on row t and the rest (end point excluded) on row t+1
+        c0, c1 = x[:-1], x[1:]
+        dc = np.abs(c1 - c0)
+        s = np.sign(c1 - c0)
+        n = np.maximum(dc, 1)
+        k = np.maximum(1, (dc + 1) // 2)
+        seg = np.repeat(np.arange(c0.size), n)
+        i = np.arange(seg.size) - np.repeat(np.cumsum(n) - n, n)
+        rr = np.concatenate([t[:-1][seg] + (i >= k[seg]), t[-1:]])
+        cc = np.concatenate([c0[seg] + s[seg] * i, x[-1:]])
     if shape is not None:
         keep = (rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
         rr, cc = rr[keep], cc[keep]
-    if rr.size:
-        pts = np.unique(np.stack([rr, cc], axis=1), axis=0)
-        rr, cc = pts[:, 0], pts[:, 1]
+    if rr.size:  # unique (row, col) pairs in lexicographic order, via one integer key
+        cmin = cc.min()
+        span = cc.max() - cmin + 1
+        key = np.unique(rr * span + (cc - cmin))
+        rr, cc = key // span, key % span + cmin
     return rr, cc
 
 

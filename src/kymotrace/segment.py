@@ -287,6 +287,8 @@ def predict(
     import torch
 
     module, norm = _unwrap(net)
+    if (getattr(module, "config", None) or {}).get("arch") == "classifier":
+        raise OptionError("predict runs segmentation networks; use classify() for the classifier")
     cin = int(getattr(module, "in_channels", 1))
     a = np.asarray(image)
     if a.dtype.kind not in "biuf":

@@ -7,10 +7,28 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", default="baseline", help="tracing method (default: baseline)")
+    parser.add_argument("--method", default="baseline", help="tracing method: baseline or kymotrace (default: baseline)")
     parser.add_argument("--sets", default=None, help="comma-separated subset of suite sets")
     parser.add_argument("--limit", type=int, default=None, help="at most this many kymographs per set")
     parser.add_argument("--json", dest="json_path", default=None, metavar="FILE", help="also write results as JSON")
+    parser.add_argument("--mode", choices=["auto", "uni", "bi", "kind"], default="auto",
+                        help="kymotrace method: auto (classifier), uni, bi, or kind (the module matching each set's kind, as the paper benchmarked)")
+    parser.add_argument("--threshold", type=float, default=None, help="kymotrace method: trackness threshold (default: the model's)")
+    parser.add_argument("--thresholds", default=None, metavar="T1,T2,...", help="kymotrace method: sweep these thresholds (the paper's 0.05..0.5)")
+    parser.add_argument("--decision", choices=["auto", "net", "motion"], default="auto", help="kymotrace method: decision step")
+    parser.add_argument("--model", default=None, help="kymotrace method: a model name/path replacing the shipped one of its module")
+
+
+def _floats(text: str) -> list[float]:
+    from ..errors import OptionError
+
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise OptionError(f"--thresholds must be comma-separated numbers, got {text!r}") from None
+    if not vals or any(not 0 < v < 1 for v in vals):
+        raise OptionError(f"--thresholds must be numbers between 0 and 1, got {text!r}")
+    return vals
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,19 +39,35 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise OptionError(f"--limit must be at least 1, got {args.limit}")
+    if args.threshold is not None and not 0 < args.threshold < 1:
+        raise OptionError(f"--threshold must be between 0 and 1, got {args.threshold}")
     sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
+    opts = {}
+    if args.method == "kymotrace":
+        opts = dict(mode=args.mode, decision=args.decision, model=args.model)
+    elif any(v is not None for v in (args.threshold, args.thresholds, args.model)) or args.mode != "auto" or args.decision != "auto":
+        raise OptionError("--mode, --threshold(s), --decision and --model apply to --method kymotrace only")
+    thresholds = _floats(args.thresholds) if args.thresholds else [args.threshold]
     print(f"suite sha256: {suite_hash()}", file=sys.stderr)
-    bar = tqdm(desc="bench", unit="kymo", file=sys.stderr, disable=None)
+    results = []
+    for thr in thresholds:
+        if args.method == "kymotrace":
+            opts["threshold"] = thr
+        bar = tqdm(desc=f"bench{'' if thr is None else f' t={thr}'}", unit="kymo", file=sys.stderr, disable=None)
 
-    def progress(name: str, i: int, n: int) -> None:
-        bar.set_postfix_str(name)
-        bar.update(1)
+        def progress(name: str, i: int, n: int) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
 
-    try:
-        result = run_bench(args.method, sets=sets, limit=args.limit, progress=progress)
-    finally:
-        bar.close()
-    print(format_table(result))
+        try:
+            result = run_bench(args.method, sets=sets, limit=args.limit, progress=progress, **opts)
+        finally:
+            bar.close()
+        if thr is not None:
+            result.method += f" (threshold {thr})"
+        print(format_table(result))
+        print()
+        results.append(result)
     if args.json_path:
-        write_json(result, args.json_path)
+        write_json(results[0] if len(results) == 1 else results, args.json_path)
     return 0

@@ -1,47 +1,42 @@
-"""``kymotrace demo``: make a seeded example kymograph, trace it and score it against its ground truth.
+"""``kymotrace demo``: analyse the bundled example kymograph and score it against its ground truth.
 
-Until the full analysis pipeline lands, the demo uses the classical baseline tracer.
+The example (``kymotrace/data/example_kymograph.tif``) is a synthetic, microscope-like
+bidirectional kymograph that kymotrace made itself (``tools/make_example.py``), with ImageJ
+calibration (0.1 µm/px, 0.5 s/frame) and exact ground truth (``example_tracks.csv``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-DEMO_SEED = 95_000_123  # from kymotrace.seeds.TEST
+from importlib import resources
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-output", help="output folder (default ./demo-output)")
-    parser.add_argument("--kind", choices=["uni", "bi"], default="bi", help="kind of example kymograph")
+
+
+def example_path() -> str:
+    """Path of the bundled example kymograph."""
+    return str(resources.files("kymotrace.data").joinpath("example_kymograph.tif"))
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import tifffile
+    from pathlib import Path
 
-    from ..baseline import trace_baseline
-    from ..errors import InputError
-    from ..fileutil import atomic_path
     from ..metrics import score
-    from ..synth import generate
-    from ..tracksio import write_tracks_csv
+    from ..outputs import write_outputs
+    from ..pipeline import analyze
+    from ..tracksio import read_tracks_csv
 
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output folder {out}: {exc.strerror}; choose another --out") from None
-    kymo = generate(args.kind, rng=np.random.default_rng(DEMO_SEED))
-    with atomic_path(out / "example.tif") as tmp:
-        tifffile.imwrite(tmp, kymo.image)
-    write_tracks_csv(out / "ground_truth.csv", kymo.tracks)
-    tracks = trace_baseline(kymo.image)
-    write_tracks_csv(out / "tracks.csv", tracks)
-    sc = score(kymo.tracks, tracks, kymo.image.shape)
-    print(f"example {args.kind} kymograph {kymo.image.shape[1]} positions x {kymo.image.shape[0]} frames, "
-          f"{len(kymo.tracks)} true tracks; baseline traced {len(tracks)} tracks")
-    print(f"track recall {sc.recall:.3f}  precision {sc.precision:.3f}  F1 {sc.f1:.3f}  "
-          f"gaps bridged {sc.gap:.3f}  crossings resolved {sc.crossing:.3f}")
-    print(f"files written to {out}/: example.tif, ground_truth.csv, tracks.csv")
+    path = example_path()
+    res = analyze(path)
+    write_outputs(res, args.out, stem="example_kymograph", source=path)
+    truth = read_tracks_csv(str(resources.files("kymotrace.data").joinpath("example_tracks.csv")))
+    sc = score(truth, res.tracks, res.kymograph.image.shape)
+    conf = "" if res.mode_confidence is None else f" (classifier confidence {res.mode_confidence:.2f})"
+    print(f"example: {res.kymograph.image.shape[1]} positions x {res.kymograph.image.shape[0]} frames, "
+          f"mode {res.mode}{conf}, threshold {res.settings['threshold']:.2f}")
+    print(f"traced {len(res.tracks)} tracks ({len(truth)} in the ground truth): track recall {sc.recall:.3f}, "
+          f"precision {sc.precision:.3f}, F1 {sc.f1:.3f}, gaps bridged {sc.gap:.3f}, crossings resolved {sc.crossing:.3f}")
+    print(f"outputs: {Path(args.out) / 'example_kymograph'}/ (tracks.csv, summary.csv, overlay.png, plots.png, tracks_roi.zip, run.json)")
     return 0

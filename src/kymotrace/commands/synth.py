@@ -99,5 +99,6 @@ def run(args: argparse.Namespace) -> int:
         with atomic_open(stem.with_name(stem.name + ".json")) as fh:
             json.dump(params, fh, indent=1)
             fh.write("\n")
-        print(f"{stem.name}.tif: {kymo.image.shape[1]} x {kymo.image.shape[0]} px, {len(kymo.tracks)} tracks", file=sys.stderr)
+        shape = f"{kymo.image.shape[1]} positions x {kymo.image.shape[0]} frames"
+        print(f"{stem.name}.tif: {shape}, {len(kymo.tracks)} tracks", file=sys.stderr)
     return 0

@@ -112,6 +112,8 @@ def resolve_device(device: Any = "cpu"):
             raise OptionError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise OptionError(f"device {device!r} asked for, but CUDA is not available here: use 'cpu' or 'auto'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise OptionError(f"device {device!r} asked for, but MPS is not available here: use 'cpu' or 'auto'")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise OptionError(f"device {device!r} is not supported: use 'auto', 'cpu' or 'cuda'")
     return dev

@@ -119,7 +119,9 @@ def _modulation(tr: Track, k: dict, rng: np.random.Generator) -> tuple[np.ndarra
 def _points(tracks: list[Track], k: dict, rng: np.random.Generator):
     """Rows, positions, amplitudes and FWHMs of every visible point (with motion-blur samples)."""
     rows, pos, amp, fwhm = [], [], [], []
-    nsub = 5 if k["motion_blur"] > 0 else 1
+    # motion-blur sub-samples: enough that neighbouring ones lie at most 0.5 px apart
+    vmax = max((float(np.abs(np.diff(t.positions)).max()) for t in tracks if len(t) > 1), default=0.0)
+    nsub = int(np.clip(np.ceil(k["motion_blur"] * vmax / 0.5), 1, 9))
     for tr in tracks:
         a, w = _modulation(tr, k, rng)
         v = tr.visible
@@ -210,7 +212,7 @@ def generate(kind: str, *, rng: "np.random.Generator | int | None" = None, **kno
         derived["n_bands"] = nb
 
     # noise, camera, output ----------------------------------------------------------------------
-    x = noise.add_noise(rng, bg + signal, k, background, derived)
+    x = noise.add_noise(rng, bg + signal, k, background, contrast, derived)
     image = noise.to_dtype(x, k, background, contrast, derived)
 
     tracks = renumber(paths, start=1)

@@ -38,7 +38,7 @@ def _ar1(rng: np.random.Generator, n: int, sigma: float, rho: float) -> np.ndarr
     return lfilter([1.0], [1.0, -rho], w)
 
 
-def _clip(track_id: int, start: int, x: np.ndarray, frames: int, width: int) -> tuple[int, np.ndarray] | None:
+def _clip(start: int, x: np.ndarray, frames: int, width: int) -> tuple[int, np.ndarray] | None:
     """First in-image run of a path that starts at frame ``start``: (first frame, positions)."""
     t = start + np.arange(x.size)
     inside = (t >= 0) & (t < frames) & (x >= -0.5) & (x < width - 0.5)
@@ -93,7 +93,7 @@ def uni_paths(k: dict, rng: np.random.Generator, derived: dict) -> list[Track]:
         steps = np.arange(first - t0[i], last - t0[i])
         noise = np.cumsum(_ar1(rng, steps[-1] + 1, vel_noise, k["vel_noise_corr"]))[steps]
         x = x0[i] + dirs[i] * speeds[i] * steps + noise
-        clipped = _clip(i, first, x, T, W)
+        clipped = _clip(first, x, T, W)
         if clipped is None:
             continue
         s, xs = clipped
@@ -138,7 +138,7 @@ def bi_paths(k: dict, rng: np.random.Generator, derived: dict) -> list[Track]:
         v = moving * direction * speeds[i] + _ar1(rng, L, vel_noise, k["vel_noise_corr"])
         v[0] = 0.0
         x = x0[i] + np.cumsum(v)
-        clipped = _clip(i, int(t0[i]), x, T, W)
+        clipped = _clip(int(t0[i]), x, T, W)
         if clipped is None:
             continue
         s, xs = clipped

@@ -23,7 +23,6 @@ __all__ = [
     "segmentation_batch",
     "classifier_sample",
     "classifier_batch",
-    "resize_for_classifier",
     "ValItem",
     "validation_items",
 ]
@@ -101,12 +100,6 @@ def segmentation_batch(module: str, rng: np.random.Generator, batch: int, crop=(
     return np.stack(xs)[:, None].astype(np.float32), np.stack(ys).astype(np.float32)
 
 
-def resize_for_classifier(image: np.ndarray, size: int = 64) -> np.ndarray:
-    from skimage.transform import resize
-
-    return resize(image.astype(np.float32), (size, size), anti_aliasing=True, preserve_range=True).astype(np.float32)
-
-
 def classifier_sample(rng: np.random.Generator, style: str = "varied") -> tuple[np.ndarray, int]:
     """One (64x64 normalised image, label) pair: label 0 = unidirectional, 1 = bidirectional.
 
@@ -121,7 +114,9 @@ def classifier_sample(rng: np.random.Generator, style: str = "varied") -> tuple[
     img = intensity_augment(img, rng)
     if rng.random() < 0.2:
         img = -img
-    return _normalize(resize_for_classifier(img)), label
+    from ..segment import classifier_input
+
+    return classifier_input(img), label
 
 
 def classifier_batch(rng: np.random.Generator, batch: int, style="varied"):

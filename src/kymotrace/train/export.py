@@ -45,6 +45,7 @@ def export(cfg: TrainConfig, name: str, *, out_dir: str | None = None, command: 
 
     from ..models import build_model, save_model
     from ..models.registry import weights_dir
+    from ..segment import DEFAULT_NORMALIZATION
 
     ck_path = cfg.folder / "checkpoint.pt"
     if not ck_path.exists():
@@ -91,6 +92,6 @@ def export(cfg: TrainConfig, name: str, *, out_dir: str | None = None, command: 
     path = out / f"{name}.pt"
     save_model(
         path, net.cpu(), name=name, module=tcfg.module, config=ck["model_config"],
-        normalization={"method": "robust", "version": 1}, threshold=float(threshold), card=card,
+        normalization=dict(DEFAULT_NORMALIZATION), threshold=float(threshold), card=card,
     )
     return path

@@ -1,0 +1,213 @@
+"""``kymotrace analyze INPUT... --out DIR``: trace kymographs and write every output.
+
+Inputs may be files or folders (their TIFF/PNG/JPEG files, not recursive). A failing file is
+reported and skipped; the rest of the batch completes; the exit code is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="kymograph files or folders of them")
+    parser.add_argument("--out", required=True, help="output folder (one subfolder per input)")
+    parser.add_argument("--threshold", type=float, default=None, help="trackness threshold in (0, 1); default: the model's tuned value")
+    parser.add_argument("--mode", choices=["auto", "uni", "bi"], default="auto", help="auto: the classifier decides")
+    parser.add_argument(
+        "--model", action="append", default=None, metavar="NAME|PATH|MODULE=PATH",
+        help="a model name or file replacing the shipped one of its module; repeat as MODULE=PATH (e.g. bi=my_bi.pt) for several",
+    )
+    parser.add_argument("--decision", choices=["auto", "net", "motion"], default="auto", help="how the bidirectional tracer decides at crossings and gaps")
+    parser.add_argument("--min-size", type=int, default=3, help="drop tracks with fewer pixels (default 3)")
+    parser.add_argument("--min-frames", type=int, default=3, help="drop tracks with fewer frames (default 3)")
+    parser.add_argument("--pixel-size", type=float, default=None, metavar="UM", help="µm per pixel (overrides the file)")
+    parser.add_argument("--frame-interval", type=float, default=None, metavar="S", help="seconds per frame (overrides the file)")
+    parser.add_argument("--channel", type=int, default=None, help="channel of a colour image to analyse")
+    parser.add_argument("--axes", choices=["TX", "XT"], default="TX", help="TX: rows are frames (default); XT: rows are positions")
+    parser.add_argument("--invert", choices=["auto", "yes", "no"], default="auto", help="dark-on-light input: detect (auto) or force")
+    parser.add_argument("--anterograde", choices=["right", "left"], default="right", help="which way along the path is anterograde (default right: increasing position)")
+    parser.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: up to 2)")
+
+
+def _collect(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    files, missing = [], []
+    for s in inputs:
+        p = Path(s)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith("."))
+            if not found:
+                missing.append((s, f"folder {s} contains no .tif/.tiff/.png/.jpg/.jpeg files"))
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            missing.append((s, f"{s}: no such file or folder"))
+    return files, missing
+
+
+def _stems(files: list[Path]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for f in files:
+        base = f.stem
+        n = seen.get(base, 0) + 1
+        seen[base] = n
+        out.append(base if n == 1 else f"{base}-{n}")
+    return out
+
+
+_OPTS: dict = {}
+
+
+def _init_worker(opts: dict, threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    _OPTS.clear()
+    _OPTS.update(opts)
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+def _one(path: str, stem: str) -> dict:
+    """Analyse one file and write its outputs; never raises for a bad file."""
+    from ..analysis import MotionSettings
+    from ..errors import KymotraceError
+    from ..outputs import write_outputs
+    from ..pipeline import analyze
+
+    o = _OPTS
+    row = {"file": path, "output": stem, "status": "ok", "error": "", "mode": "", "mode_confidence": "", "n_tracks": ""}
+    try:
+        res = analyze(
+            path, threshold=o["threshold"], mode=o["mode"], min_size=o["min_size"], min_frames=o["min_frames"],
+            model=o["model"], decision=o["decision"], invert=o["invert"], axes=o["axes"], channel=o["channel"],
+            pixel_size=o["pixel_size"], frame_interval=o["frame_interval"],
+        )
+        motion = MotionSettings(anterograde=o["anterograde"], kind=res.mode)
+        per = write_outputs(res, o["out"], stem=stem, motion=motion, source=path)
+        row.update(mode=res.mode, mode_confidence="" if res.mode_confidence is None else round(res.mode_confidence, 4), n_tracks=len(res.tracks))
+        row.update({k: v for k, v in per.items() if isinstance(v, (int, float, str)) and k not in row})
+    except KymotraceError as exc:
+        row.update(status="failed", error=str(exc))
+    except MemoryError:
+        row.update(status="failed", error=f"{path}: out of memory; analyse a smaller kymograph or crop it")
+    except Exception as exc:  # one bad file must never take down the batch
+        log.debug("internal error on %s", path, exc_info=True)
+        row.update(status="failed", error=f"{path}: internal error ({type(exc).__name__}: {exc}); please report it")
+    return row
+
+
+def run(args: argparse.Namespace) -> int:
+    import csv
+
+    from tqdm import tqdm
+
+    from ..errors import OptionError
+    from ..fileutil import atomic_open
+
+    if args.threshold is not None and not 0 < args.threshold < 1:
+        raise OptionError(f"--threshold must be between 0 and 1 (exclusive), got {args.threshold}; the paper's default is 0.2")
+    for name in ("min_size", "min_frames"):
+        if getattr(args, name) < 1:
+            raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    for name in ("pixel_size", "frame_interval"):
+        v = getattr(args, name)
+        if v is not None and not v > 0:
+            raise OptionError(f"--{name.replace('_', '-')} must be positive, got {v}")
+    if args.workers is not None and args.workers < 1:
+        raise OptionError(f"--workers must be at least 1, got {args.workers}")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".kymotrace-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OptionError(f"cannot write to output folder {out}: {exc.strerror or exc}; choose a writable --out") from None
+
+    files, missing = _collect(args.inputs)
+    rows = [{"file": s, "output": "", "status": "failed", "error": msg} for s, msg in missing]
+    opts = dict(
+        threshold=args.threshold, mode=args.mode, min_size=args.min_size, min_frames=args.min_frames,
+        model=args.model, decision=args.decision, invert={"auto": "auto", "yes": True, "no": False}[args.invert],
+        axes=args.axes, channel=args.channel, pixel_size=args.pixel_size, frame_interval=args.frame_interval,
+        anterograde=args.anterograde, out=str(out),
+    )
+    opts["model"] = _model_option(args.model)
+    stems = _stems(files)
+    ncpu = os.cpu_count() or 1
+    workers = args.workers or min(2, ncpu, max(1, len(files)))
+    workers = min(workers, max(1, len(files)))
+    bar = tqdm(total=len(files), desc="analyze", unit="file", file=sys.stderr, disable=None)
+    try:
+        if workers <= 1:
+            _init_worker(opts, ncpu)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for f, stem in zip(files, stems):
+                rows.append(_one(str(f), stem))
+                _report(rows[-1], bar)
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+            import multiprocessing as mp
+
+            ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(opts, max(1, ncpu // workers)))
+            try:
+                futs = [ex.submit(_one, str(f), stem) for f, stem in zip(files, stems)]
+                for fut in futs:
+                    rows.append(fut.result())
+                    _report(rows[-1], bar)
+            except BaseException:
+                ex.shutdown(wait=False, cancel_futures=True)
+                for p in list(getattr(ex, "_processes", {}).values()):
+                    p.terminate()
+                raise
+            ex.shutdown()
+    finally:
+        bar.close()
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    with atomic_open(out / "kymographs.csv") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+    failed = [r for r in rows if r["status"] != "ok"]
+    ok = len(rows) - len(failed)
+    print(f"analysed {ok} of {len(rows)} input(s); outputs in {out}/ (table: {out / 'kymographs.csv'})")
+    for r in failed:
+        print(f"failed: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _model_option(values: list[str] | None):
+    """--model values -> None, a single name/path, or a {module: name_or_path} dict."""
+    from ..errors import OptionError
+
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    out = {}
+    for v in values:
+        module, sep, path = v.partition("=")
+        if not sep or module not in ("classifier", "uni", "bi", "decision") or not path:
+            raise OptionError(f"--model {v!r}: with several models use MODULE=PATH, MODULE one of classifier, uni, bi, decision")
+        out[module] = path
+    return out
+
+
+def _report(row: dict, bar) -> None:
+    bar.update(1)
+    if row["status"] != "ok":
+        bar.write(f"failed: {row['error']}", file=sys.stderr)

@@ -1,0 +1,106 @@
+"""Write every output of one analysed kymograph into ``OUT/<stem>/``, all or nothing.
+
+The files are written into a hidden temporary folder beside the final one, which is renamed into
+place only when every file is complete: an interrupted or failed run never leaves a half-written
+output folder under its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import FORMAT_VERSION, __version__
+from .errors import InputError
+
+__all__ = ["OUTPUT_FILES", "write_outputs", "output_folder"]
+
+OUTPUT_FILES = (
+    "tracks.csv",
+    "summary.csv",
+    "kymobutler_summary.csv",
+    "overlay.png",
+    "plots.png",
+    "tracks_roi.zip",
+    "run.json",
+)
+
+
+@contextlib.contextmanager
+def output_folder(final: Path):
+    """Yield a temporary folder that replaces ``final`` when the block succeeds."""
+    final = Path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    except OSError as exc:
+        raise InputError(f"cannot write to output folder {final.parent}: {exc.strerror}; choose a writable --out") from None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if final.exists():
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def write_outputs(result, out_dir: str | os.PathLike, *, stem: str, motion=None, source: str | None = None) -> dict:
+    """Write tracks.csv, summary.csv, kymobutler_summary.csv, overlay.png, plots.png,
+    tracks_roi.zip and run.json for one :class:`kymotrace.pipeline.Result`.
+
+    Returns the per-kymograph summary dict (for the batch table ``kymographs.csv``).
+    """
+    from .analysis import MotionSettings, kymobutler_summary, kymograph_summary, track_summary
+    from .report import save_overlay, save_plots
+    from .roi import save_roi_zip
+    from .tracksio import write_run_json, write_tracks_csv
+
+    motion = motion or MotionSettings(kind=result.mode)
+    cal = result.calibration
+    shape = result.kymograph.image.shape
+    tracks = result.tracks
+    summary = track_summary(tracks, calibration=cal, settings=motion, shape=shape)
+    kb = kymobutler_summary(tracks, calibration=cal, kind=result.mode)
+    per_kymo = kymograph_summary(tracks, calibration=cal, settings=motion, shape=shape)
+    calibrated = bool(cal is not None and cal.pixel_size and cal.frame_interval)
+    final = Path(out_dir) / stem
+    with output_folder(final) as tmp:
+        write_tracks_csv(tmp / "tracks.csv", tracks, calibration=cal)
+        summary.to_csv(tmp / "summary.csv", index=False)
+        kb.to_csv(tmp / "kymobutler_summary.csv", index=False)
+        save_overlay(tmp / "overlay.png", result.kymograph.image, tracks)
+        save_plots(tmp / "plots.png", summary, calibrated=calibrated)
+        save_roi_zip(tmp / "tracks_roi.zip", tracks)
+        run = {
+            "kymotrace_version": __version__,
+            "format_version": FORMAT_VERSION,
+            "input": source,
+            "shape_frames_positions": list(shape),
+            "n_tracks": len(tracks),
+            **result.settings,
+            "calibration": {
+                "pixel_size_um": cal.pixel_size,
+                "frame_interval_s": cal.frame_interval,
+                "source": cal.source,
+            },
+            "input_notes": list(result.kymograph.notes),
+            "motion": motion.__dict__ if hasattr(motion, "__dict__") else str(motion),
+            "summary": per_kymo,
+        }
+        write_run_json(tmp / "run.json", run)
+    return per_kymo

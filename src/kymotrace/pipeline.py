@@ -1,0 +1,270 @@
+"""``kymotrace.analyze``: one kymograph in, tracks and the numbers biologists report out.
+
+The pipeline follows the KymoButler paper: a classifier picks unidirectional or bidirectional
+(``mode="auto"``); the unidirectional segmenter gives two slope-specific trackness maps that are
+thresholded, thinned, pruned and split into components; the bidirectional segmenter gives one map
+whose skeleton is traced with the decision module at branches and gaps. Positions are then refined
+on the kymograph itself (intensity-weighted centroid across the track).
+
+Models are loaded once per process and cached (:func:`get_models`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import KymotraceError, OptionError
+from .track import Track, renumber
+
+log = logging.getLogger(__name__)
+
+__all__ = ["analyze", "Result", "Models", "get_models", "refine_positions", "DEFAULT_MODELS"]
+
+#: shipped model names used when ``model=None``
+DEFAULT_MODELS = {"classifier": "classifier", "uni": "uni", "bi": "bi", "decision": "decision"}
+MODES = ("auto", "uni", "bi")
+
+
+@dataclass
+class Models:
+    """The loaded networks (a module may be None when its model is not available)."""
+
+    classifier: Any = None
+    uni: Any = None
+    bi: Any = None
+    decision: Any = None
+    missing: dict = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        out = {}
+        for k in ("classifier", "uni", "bi", "decision"):
+            m = getattr(self, k)
+            out[k] = None if m is None else {"name": m.name, "sha256": m.sha256, "threshold": m.threshold}
+        return out
+
+
+_CACHE: dict[tuple, Models] = {}
+
+
+def get_models(model: dict | str | None = None, *, device: str = "cpu") -> Models:
+    """Load (once per process) the networks named in ``model``.
+
+    ``model`` may be None (the shipped models), a dict ``{module: name_or_path}`` overriding some
+    of them, or a single name/path of a segmenter model (its module decides which one it replaces).
+    """
+    from .models import load_model
+
+    names = dict(DEFAULT_MODELS)
+    if isinstance(model, dict):
+        unknown = set(model) - set(names)
+        if unknown:
+            raise OptionError(f"unknown module(s) {sorted(unknown)} in model=; use {sorted(names)}")
+        names.update(model)
+    elif model is not None:
+        lm = load_model(model, device=device)
+        names[lm.module] = str(model)
+    key = (tuple(sorted((k, str(v)) for k, v in names.items())), device)
+    if key in _CACHE:
+        return _CACHE[key]
+    ms = Models()
+    for module, name in names.items():
+        if name is None:
+            continue
+        try:
+            lm = load_model(name, device=device)
+        except KymotraceError as exc:
+            if os.path.exists(str(name)) or name != DEFAULT_MODELS[module]:
+                raise
+            ms.missing[module] = str(exc)
+            continue
+        if lm.module != module:
+            raise OptionError(f"model {name!r} is a {lm.module!r} model, not a {module!r} model")
+        setattr(ms, module, lm)
+    _CACHE[key] = ms
+    return ms
+
+
+@dataclass
+class Result:
+    """Everything :func:`analyze` found for one kymograph.
+
+    Attributes
+    ----------
+    tracks : list of Track
+        Positions in px (0-based columns) per frame; ``gap`` marks interpolated frames.
+    maps : dict of str -> ndarray [t, x]
+        Trackness maps ("positive", "negative" for uni; "trackness" for bi), in [0, 1].
+    mode : {"uni", "bi"}
+    mode_confidence : float or None
+        Classifier probability of the chosen mode (None when the mode was forced).
+    settings : dict
+        Every effective setting: threshold, mode, models and their hashes, polarity, calibration...
+    kymograph : kymotrace.io.Kymograph
+        The input as analysed (bright-on-dark, [t, x]) with its calibration.
+    """
+
+    tracks: list
+    maps: dict
+    mode: str
+    mode_confidence: float | None
+    settings: dict
+    kymograph: Any
+
+    @property
+    def calibration(self):
+        return self.kymograph.calibration
+
+
+def refine_positions(image: np.ndarray, track: Track, half: int = 2) -> Track:
+    """Sub-pixel position across the track in every visible frame.
+
+    ``image`` is the normalised, bright-on-dark kymograph. In each frame the brightest pixel
+    within ±``half`` px of the traced position is refined by a 3-point Gaussian fit (a parabola
+    through the log intensities, exact for a Gaussian profile); where that is not defined
+    (non-positive values) an intensity-weighted centroid is used. The correction is limited to
+    ``half`` px, so a neighbouring track cannot pull a position away; gap frames stay
+    interpolated between the refined neighbours.
+    """
+    h, w = image.shape
+    pos = track.positions.copy()
+    for k, (t, x) in enumerate(zip(track.frames, track.positions)):
+        if track.gap[k] or not 0 <= t < h:
+            continue
+        c0 = int(round(x))
+        lo, hi = max(0, c0 - half), min(w, c0 + half + 1)
+        if lo >= hi:
+            continue
+        row = image[t, lo:hi].astype(np.float64)
+        p = int(np.argmax(row)) + lo
+        new = None
+        if 0 < p < w - 1:
+            a, b, c = (float(v) for v in image[t, p - 1 : p + 2])
+            if a > 0 and b > 0 and c > 0:
+                la, lb, lc = np.log(a), np.log(b), np.log(c)
+                den = la - 2 * lb + lc
+                if den < 0:
+                    new = p + 0.5 * (la - lc) / den
+        if new is None:
+            wts = np.clip(row, 0, None)
+            if wts.sum() > 0:
+                new = float((wts * np.arange(lo, hi)).sum() / wts.sum())
+        if new is not None and np.isfinite(new):
+            pos[k] = float(np.clip(new, x - half, x + half))
+    vis = ~track.gap
+    if vis.sum() >= 2 and track.gap.any():
+        pos[track.gap] = np.interp(track.frames[track.gap], track.frames[vis], pos[vis])
+    return track.copy(positions=pos)
+
+
+def _check_options(threshold, mode, min_size, min_frames):
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) or not 0 < float(threshold) < 1:
+            raise OptionError(f"threshold must be a number between 0 and 1 (exclusive), got {threshold!r}; the paper's default is 0.2")
+    if mode not in MODES:
+        raise OptionError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    for name, v in (("min_size", min_size), ("min_frames", min_frames)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise OptionError(f"{name} must be a whole number >= 1, got {v!r}")
+
+
+def analyze(
+    image: Any,
+    *,
+    threshold: float | None = None,
+    mode: str = "auto",
+    min_size: int = 3,
+    min_frames: int = 3,
+    model: dict | str | None = None,
+    decision: str = "auto",
+    refine: bool = True,
+    invert: Any = "auto",
+    axes: str = "TX",
+    channel: int | None = None,
+    pixel_size: float | None = None,
+    frame_interval: float | None = None,
+    device: str = "cpu",
+) -> Result:
+    """Trace every particle track in one kymograph.
+
+    Parameters
+    ----------
+    image : path-like or 2-D array [t, x]
+        A kymograph file (TIFF/PNG/JPEG) or array; rows are frames, columns positions.
+    threshold : float in (0, 1), optional
+        Trackness threshold; None takes the model's tuned value (reported in ``settings``).
+    mode : {"auto", "uni", "bi"}
+        "auto" lets the classifier decide.
+    min_size, min_frames : int
+        Tracks with fewer pixels / frames are dropped.
+    model : None, name/path, or dict {module: name_or_path}
+        Models to use instead of the shipped ones.
+    decision : {"auto", "net", "motion"}
+        How the bidirectional tracer decides at branches and gaps: the decision module ("net";
+        "auto" uses it when available) or motion continuity ("motion", no network).
+    refine : bool
+        Refine positions by an intensity-weighted centroid across the track.
+    invert, axes, channel, pixel_size, frame_interval
+        Input handling, as :func:`kymotrace.io.read_kymograph`.
+    """
+    from .io import as_kymograph, read_kymograph
+    from .segment import classify, normalize, predict
+    from .trace import binarize_thin_prune, trace_uni
+    from .trace.bi import MotionDecider, NetDecider, trace_bi
+
+    _check_options(threshold, mode, min_size, min_frames)
+    if decision not in ("auto", "net", "motion"):
+        raise OptionError(f"decision must be auto, net or motion, got {decision!r}")
+    io_kw = dict(invert=invert, axes=axes, pixel_size=pixel_size, frame_interval=frame_interval)
+    if isinstance(image, (str, os.PathLike)):
+        kymo = read_kymograph(image, channel=channel, **io_kw)
+    else:
+        kymo = as_kymograph(image, **io_kw)
+    img = kymo.image
+    models = get_models(model, device=device)
+    settings: dict = {"mode_requested": mode, "min_size": int(min_size), "min_frames": int(min_frames), "refine": bool(refine)}
+    mode_conf = None
+    if mode == "auto":
+        if models.classifier is None:
+            raise KymotraceError("no classifier model is available, so mode='auto' cannot choose: pass mode='uni' or mode='bi'")
+        p = classify(models.classifier, img, device=device)
+        mode = "bi" if p.bi >= p.uni else "uni"
+        mode_conf = float(max(p.bi, p.uni))
+        settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi}
+    seg = models.uni if mode == "uni" else models.bi
+    if seg is None:
+        raise KymotraceError(f"no {mode} segmenter model is available: {models.missing.get(mode, '')}")
+    thr = float(seg.threshold if threshold is None else threshold)
+    settings.update(mode=mode, mode_confidence=mode_conf, threshold=thr, threshold_source="model" if threshold is None else "user")
+    prob = predict(seg, img, device=device)
+    norm = normalize(img)
+    if mode == "uni":
+        maps = {"positive": prob[0], "negative": prob[1]}
+        tracks = trace_uni(prob[0], prob[1], thr, min_size=min_size, min_frames=min_frames)
+        settings["decision"] = "none (unidirectional)"
+    else:
+        maps = {"trackness": prob[0]}
+        skel = binarize_thin_prune(prob[0], thr)
+        use_net = decision == "net" or (decision == "auto" and models.decision is not None)
+        if use_net:
+            if models.decision is None:
+                raise KymotraceError(f"decision='net' but no decision model is available: {models.missing.get('decision', '')}")
+            from .segment import decision_function
+
+            decider = NetDecider(decision_function(models.decision, device=device))
+            settings["decision"] = "net"
+        else:
+            decider = MotionDecider()
+            settings["decision"] = "motion"
+        tracks = trace_bi(skel, prob=prob[0], image=norm, decider=decider)
+        tracks = [t for t in tracks if len(t) >= min_frames]
+    if refine:
+        tracks = [refine_positions(norm, t) for t in tracks]
+    tracks = renumber(tracks)
+    settings["models"] = models.describe()
+    settings["polarity"] = kymo.polarity
+    return Result(tracks=tracks, maps=maps, mode=mode, mode_confidence=mode_conf, settings=settings, kymograph=kymo)

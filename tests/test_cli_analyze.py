@@ -1,0 +1,106 @@
+"""The analyze CLI end to end with tiny random models: batch behaviour, bad input, outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from kymotrace.cli import main
+
+pytest.importorskip("torch")
+
+OUTPUTS = {"tracks.csv", "summary.csv", "kymobutler_summary.csv", "overlay.png", "plots.png", "tracks_roi.zip", "run.json"}
+
+
+@pytest.fixture(scope="module")
+def model_args(tmp_path_factory):
+    from kymotrace.models import build_model, default_config, save_model
+
+    d = tmp_path_factory.mktemp("models")
+    args = []
+    for module in ("classifier", "uni", "bi", "decision"):
+        cfg = default_config(module, base=4)
+        p = d / f"{module}.pt"
+        save_model(p, build_model(cfg, rng=np.random.default_rng(2)), name=f"tiny_{module}", module=module,
+                   config=cfg, normalization={"method": "robust"}, threshold=0.3, card={})
+        args += ["--model", f"{module}={p}"]
+    return args
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    from kymotrace.synth import generate
+
+    d = tmp_path_factory.mktemp("in")
+    k = generate("bi", rng=np.random.default_rng(95_000_010), width=80, frames=64)
+    tifffile.imwrite(d / "good.tif", k.image)
+    (d / "broken.tif").write_bytes(b"II*\x00 this is not really a tiff")
+    stack = np.zeros((3, 40, 40), np.uint16) + np.arange(40, dtype=np.uint16)
+    tifffile.imwrite(d / "stack.tif", stack, photometric="minisblack")
+    return d
+
+
+def test_folder_with_bad_files_completes_and_fails(inputs, model_args, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["analyze", str(inputs), "--out", str(out), "--mode", "bi", "--workers", "1", *model_args])
+    assert code == 1  # some inputs failed
+    assert set(p.name for p in (out / "good").iterdir()) == OUTPUTS
+    assert not (out / "broken").exists() and not (out / "stack").exists()
+    rows = {r["output"]: r for r in csv.DictReader((out / "kymographs.csv").read_text().splitlines())}
+    assert rows["good"]["status"] == "ok"
+    assert rows["broken"]["status"] == "failed" and "broken.tif" in rows["broken"]["error"]
+    assert rows["stack"]["status"] == "failed" and "stack.tif" in rows["stack"]["error"]
+    err = capsys.readouterr().err
+    assert "broken.tif" in err and "Traceback" not in err
+    run = json.loads((out / "good" / "run.json").read_text())
+    assert run["mode"] == "bi" and run["threshold"] == 0.3 and run["format_version"] == 1
+    # no temporary folders left behind
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_calibration_and_anterograde(inputs, model_args, tmp_path):
+    out = tmp_path / "out"
+    code = main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", "--pixel-size", "0.1",
+                 "--frame-interval", "0.5", "--anterograde", "left", *model_args])
+    assert code == 0
+    run = json.loads((out / "good" / "run.json").read_text())
+    assert run["calibration"]["pixel_size_um"] == 0.1 and run["calibration"]["frame_interval_s"] == 0.5
+    header = (out / "good" / "tracks.csv").read_text().splitlines()[0]
+    assert "time_s" in header and "position_um" in header
+
+
+@pytest.mark.parametrize(
+    "extra, msg",
+    [
+        (["--threshold", "1.5"], "--threshold must be between 0 and 1"),
+        (["--min-frames", "0"], "--min-frames must be at least 1"),
+        (["--pixel-size", "-1"], "--pixel-size must be positive"),
+        (["--model", "bi"], None),
+    ],
+)
+def test_bad_options_one_line(inputs, tmp_path, capsys, extra, msg):
+    if msg is None:
+        extra = ["--model", "nonsense=whatever", "--model", "bi=x"]
+        msg = "with several models use MODULE=PATH"
+    code = main(["analyze", str(inputs / "good.tif"), "--out", str(tmp_path / "o"), *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+
+
+def test_unwritable_output_folder(inputs, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["analyze", str(inputs / "good.tif"), "--out", str(blocker / "sub")])
+    assert code == 2
+    assert "cannot write to output folder" in capsys.readouterr().err
+
+
+def test_missing_input_reported(tmp_path, model_args, capsys):
+    code = main(["analyze", str(tmp_path / "nope.tif"), "--out", str(tmp_path / "o"), "--mode", "bi", *model_args])
+    assert code == 1
+    assert "no such file or folder" in capsys.readouterr().err

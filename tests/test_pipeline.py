@@ -1,0 +1,90 @@
+"""Contract tests of analyze() and the analyze CLI with tiny randomly initialised models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kymotrace.errors import OptionError
+from kymotrace.pipeline import analyze, refine_positions
+from kymotrace.track import Track
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    from kymotrace.models import build_model, default_config, save_model
+
+    d = tmp_path_factory.mktemp("models")
+    paths = {}
+    for module in ("classifier", "uni", "bi", "decision"):
+        cfg = default_config(module, base=4)
+        net = build_model(cfg, rng=np.random.default_rng(1))
+        p = d / f"tiny_{module}.pt"
+        save_model(p, net, name=f"tiny_{module}", module=module, config=cfg, normalization={"method": "robust"},
+                   threshold=0.3, card={"note": "random weights for tests"})
+        paths[module] = str(p)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def kymo():
+    from kymotrace.synth import generate
+
+    return generate("bi", rng=np.random.default_rng(95_000_001), width=96, frames=80)
+
+
+def test_analyze_bi_contract(tiny_models, kymo):
+    res = analyze(kymo.image, mode="bi", decision="motion", model=tiny_models)
+    assert res.mode == "bi" and res.mode_confidence is None
+    assert set(res.maps) == {"trackness"}
+    assert res.maps["trackness"].shape == kymo.image.shape
+    assert res.settings["threshold"] == pytest.approx(0.3)
+    assert res.settings["threshold_source"] == "model"
+    assert res.settings["decision"] == "motion"
+    assert res.settings["models"]["bi"]["name"] == "tiny_bi"
+    assert all(isinstance(t, Track) for t in res.tracks)
+    assert [t.track_id for t in res.tracks] == list(range(1, len(res.tracks) + 1))
+
+
+def test_analyze_uni_and_auto(tiny_models, kymo):
+    res = analyze(kymo.image, mode="uni", threshold=0.5, model=tiny_models)
+    assert set(res.maps) == {"positive", "negative"}
+    assert res.settings["threshold"] == 0.5 and res.settings["threshold_source"] == "user"
+    auto = analyze(kymo.image, mode="auto", decision="net", model=tiny_models)
+    assert auto.mode in ("uni", "bi")
+    assert 0.5 <= auto.mode_confidence <= 1.0
+    assert auto.settings["classifier"]["p_uni"] + auto.settings["classifier"]["p_bi"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        ({"threshold": 1.5}, "threshold must be a number between 0 and 1"),
+        ({"threshold": 0}, "threshold must be a number between 0 and 1"),
+        ({"mode": "sideways"}, "mode must be one of auto, uni, bi"),
+        ({"min_frames": 0}, "min_frames must be a whole number >= 1"),
+        ({"decision": "coin"}, "decision must be auto, net or motion"),
+    ],
+)
+def test_analyze_bad_options(tiny_models, kymo, kw, msg):
+    with pytest.raises(OptionError, match=msg):
+        analyze(kymo.image, model=tiny_models, **kw)
+
+
+def test_refine_positions_finds_subpixel_centre():
+    x = np.arange(40, dtype=float)
+    img = np.tile(np.exp(-0.5 * ((x - 20.3) / 1.2) ** 2), (10, 1))
+    tr = Track(1, np.arange(10), np.full(10, 20.0))
+    out = refine_positions(img, tr)
+    np.testing.assert_allclose(out.positions, 20.3, atol=0.05)
+
+
+def test_refine_positions_keeps_gaps_interpolated():
+    x = np.arange(40, dtype=float)
+    img = np.tile(np.exp(-0.5 * ((x - 10.0) / 1.2) ** 2), (6, 1))
+    img[5] = np.exp(-0.5 * ((x - 14.0) / 1.2) ** 2)
+    tr = Track(1, np.arange(6), [10, 10, 11, 12, 13, 14], gap=[0, 0, 1, 1, 1, 0])
+    out = refine_positions(img, tr)
+    np.testing.assert_allclose(out.positions[[2, 3, 4]], [11, 12, 13], atol=0.05)
