@@ -36,6 +36,34 @@ __all__ = [
 
 SUITE_FILE = "bench_suite.json"
 COLUMNS = ["recall", "precision", "f1", "gap", "gap_strict", "crossing", "seconds"]
+#: derived quantities vs ground truth (the paper's Figure 2-figure supplement 1)
+DERIVED = ["speed_rel_err", "duration_rel_err", "frac_plus_err", "frac_minus_err"]
+
+
+def derived_errors(gt: Sequence[Track], pred: Sequence[Track], kind: str) -> dict:
+    """Relative errors of the per-kymograph mean frame-to-frame speed and mean duration, and the
+    errors of the fractions of +1 / -1 direction codes (predicted minus true)."""
+    from .analysis import direction_code
+
+    def stats(tracks):
+        tr = [t for t in tracks if len(t) >= 3]
+        if not tr:
+            return None
+        speed = float(np.mean([np.mean(np.abs(np.diff(t.positions))) for t in tr]))
+        dur = float(np.mean([len(t) - 1 for t in tr]))
+        codes = np.array([direction_code(t.positions, kind=kind) for t in tr])
+        return speed, dur, float(np.mean(codes > 0)), float(np.mean(codes < 0))
+
+    g, p = stats(gt), stats(pred)
+    if g is None or p is None:
+        return {k: None for k in DERIVED}
+    rel = lambda a, b: (a - b) / b if b else None
+    return {
+        "speed_rel_err": rel(p[0], g[0]),
+        "duration_rel_err": rel(p[1], g[1]),
+        "frac_plus_err": p[2] - g[2],
+        "frac_minus_err": p[3] - g[3],
+    }
 
 Method = Callable[[np.ndarray], Sequence[Track]]
 
@@ -113,7 +141,7 @@ class BenchResult:
         for name in dict.fromkeys(r["set"] for r in self.rows):
             rs = [r for r in self.rows if r["set"] == name]
             med = {}
-            for c in COLUMNS:
+            for c in COLUMNS + DERIVED:
                 vals = [r[c] for r in rs if r[c] is not None and np.isfinite(r[c])]
                 med[c] = float(statistics.median(vals)) if vals else float("nan")
             med["n"] = len(rs)
@@ -160,6 +188,7 @@ def run_bench(
             sc = score(kymo.tracks, pred, kymo.image.shape)
             row = {"set": spec["name"], "seed": seed, "seconds": dt}
             row.update(sc.as_dict())
+            row.update(derived_errors(kymo.tracks, pred, spec["kind"]))
             result.rows.append(row)
             if progress is not None:
                 progress(spec["name"], i + 1, n)
@@ -180,6 +209,15 @@ def format_table(result: BenchResult) -> str:
             ("n/a" if not np.isfinite(m[c]) else f"{m[c]:.3f}") for c in COLUMNS
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "derived quantities vs ground truth (medians; relative error of mean speed and duration, error of the +1/-1 direction fractions):",
+        "| set | speed | duration | +1 fraction | -1 fraction |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in med.items():
+        cells = [("n/a" if not np.isfinite(m[c]) else f"{m[c]:+.3f}") for c in DERIVED]
+        lines.append("| " + " | ".join([name] + cells) + " |")
     return "\n".join(lines)
 
 

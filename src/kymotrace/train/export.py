@@ -94,4 +94,14 @@ def export(cfg: TrainConfig, name: str, *, out_dir: str | None = None, command: 
         path, net.cpu(), name=name, module=tcfg.module, config=ck["model_config"],
         normalization=dict(DEFAULT_NORMALIZATION), threshold=float(threshold), card=card,
     )
+    # the card's check: recomputed from the shipped (float16) file by the test suite
+    from ..models import load_model
+    from .check import check_metric
+
+    lm = load_model(path)
+    card["check"] = check_metric(lm, threads=cfg.threads)
+    save_model(
+        path, lm.net, name=name, module=tcfg.module, config=ck["model_config"],
+        normalization=dict(DEFAULT_NORMALIZATION), threshold=float(threshold), card=card,
+    )
     return path
