@@ -140,3 +140,26 @@ def test_binarize_thin_prune_gives_one_pixel_lines():
 def test_decision_dataclass():
     d = Decision([(1, 2)], 0.5)
     assert d.pixels == [(1, 2)] and d.confidence == 0.5
+
+
+def test_link_gaps_joins_consistent_pieces_only():
+    from kymotrace.trace.link import link_gaps
+
+    a = _line(1, 0, 30, 10, 1.0)  # ends at frame 29, x = 39
+    b = _line(2, 34, 60, 44, 1.0)  # continues after a 4-frame gap
+    c = _line(3, 33, 60, 80, -1.0)  # starts in time but far away and moving the other way
+    out = link_gaps([a, b, c])
+    assert sorted((t.start, t.end) for t in out) == [(0, 59), (33, 59)]
+    joined = next(t for t in out if t.start == 0)
+    assert joined.gap.sum() == 4 and joined.gap[30:34].all()
+    np.testing.assert_allclose(joined.positions, 10 + np.arange(60), atol=1e-9)
+
+
+def test_link_gaps_respects_max_gap_and_velocity():
+    from kymotrace.trace.link import link_gaps
+
+    a = _line(1, 0, 30, 10, 1.0)
+    far = _line(2, 45, 60, 55, 1.0)  # 15 missing frames: too long
+    turn = _line(3, 33, 60, 43, -1.0)  # right place, opposite velocity
+    out = link_gaps([a, far, turn], max_gap=6)
+    assert len(out) == 3

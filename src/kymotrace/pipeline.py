@@ -182,6 +182,7 @@ def analyze(
     model: dict | str | None = None,
     decision: str = "auto",
     refine: bool = True,
+    link: bool = True,
     invert: Any = "auto",
     axes: str = "TX",
     channel: int | None = None,
@@ -207,7 +208,10 @@ def analyze(
         How the bidirectional tracer decides at branches and gaps: the decision module ("net";
         "auto" uses it when available) or motion continuity ("motion", no network).
     refine : bool
-        Refine positions by an intensity-weighted centroid across the track.
+        Refine positions across the track (3-point Gaussian fit, centroid fallback).
+    link : bool
+        Join track pieces separated by gaps of up to 6 frames when their motion agrees
+        (:func:`kymotrace.trace.link.link_gaps`).
     invert, axes, channel, pixel_size, frame_interval
         Input handling, as :func:`kymotrace.io.read_kymograph`.
     """
@@ -262,6 +266,11 @@ def analyze(
             settings["decision"] = "motion"
         tracks = trace_bi(skel, prob=prob[0], image=norm, decider=decider)
         tracks = [t for t in tracks if len(t) >= min_frames]
+    if link:
+        from .trace.link import link_gaps
+
+        tracks = link_gaps(tracks)
+    settings["link_gaps"] = bool(link)
     if refine:
         tracks = [refine_positions(norm, t) for t in tracks]
     tracks = renumber(tracks)

@@ -93,12 +93,13 @@ def run(args: argparse.Namespace) -> int:
         kymo = generate(args.kind, rng=rng, **kn)
         stem = out / f"{args.kind}_{seed}"
         params = dict(kymo.params, seed=seed, sample=args.sample)
-        with atomic_path(stem.with_name(stem.name + ".tif")) as tmp:
-            tifffile.imwrite(tmp, kymo.image)
+        # ground truth first, the image last: an interrupted run never leaves an image without truth
         write_tracks_csv(stem.with_name(stem.name + "_tracks.csv"), kymo.tracks)
         with atomic_open(stem.with_name(stem.name + ".json")) as fh:
             json.dump(params, fh, indent=1)
             fh.write("\n")
+        with atomic_path(stem.with_name(stem.name + ".tif")) as tmp:
+            tifffile.imwrite(tmp, kymo.image)
         shape = f"{kymo.image.shape[1]} positions x {kymo.image.shape[0]} frames"
         print(f"{stem.name}.tif: {shape}, {len(kymo.tracks)} tracks", file=sys.stderr)
     return 0
