@@ -30,12 +30,16 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..track import Track, renumber
-from .morph import clusters
+from .morph import clusters, neighbour_count
 
 __all__ = ["trace_bi", "find_seeds", "MotionDecider", "NetDecider", "Decision", "CROP", "crop_at", "decision_crops"]
 
 CROP = 48
 _HALF = CROP // 2
+#: the longest merged stretch (frames) left out of a velocity estimate
+MAX_MERGED = 15
+#: a track of a later round stops after following this many pixels of earlier tracks
+MAX_FOLLOW_CLAIMED = 10
 
 
 @dataclass
@@ -46,6 +50,9 @@ class _State:
     active: bool = True
     pending: str | None = None  # "branch" | "gap"
     candidates: list = field(default_factory=list)
+    merged: int = 0  # frames since the path last passed a junction (a merged stretch)
+    join_t: int | None = None
+    on_claimed: int = 0
 
 
 @dataclass
@@ -61,9 +68,12 @@ class Decider(Protocol):
 
 
 def find_seeds(skel: np.ndarray) -> list[tuple[int, int]]:
-    """Track tops: skeleton pixels with no skeleton pixel in the three above them, nor to the left
-    in the same row (so a horizontal run seeds once, at its left end)."""
+    """Track tops: the left end of every horizontal run of skeleton pixels of which no pixel has
+    a skeleton pixel in the three above it (a hit-or-miss test per run, so a fast particle's
+    horizontal run seeds once, whichever way it moves)."""
     s = skel.astype(bool)
+    if not s.any():
+        return []
     up = np.zeros_like(s)
     up[1:] = s[:-1]
     up_any = up.copy()
@@ -71,49 +81,55 @@ def find_seeds(skel: np.ndarray) -> list[tuple[int, int]]:
     up_any[:, :-1] |= up[:, 1:]
     left = np.zeros_like(s)
     left[:, 1:] = s[:, :-1]
-    tops = s & ~up_any & ~left
+    starts = s & ~left
+    run_id = np.cumsum(starts.ravel()).reshape(s.shape) * s  # runs never wrap rows: a row's first pixel starts a run
+    has_up = np.zeros(int(run_id.max()) + 1, bool)
+    has_up[run_id[s & up_any]] = True
+    tops = starts & ~has_up[run_id]
     return [tuple(map(int, p)) for p in np.argwhere(tops)]
 
 
-def _candidates(skel: np.ndarray, st: _State, t: int, x: int) -> list[tuple[int, int]]:
-    h, w = skel.shape
-    out = []
-    for dt, dx in ((0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
-        tt, xx = t + dt, x + dx
-        if 0 <= tt < h and 0 <= xx < w and skel[tt, xx] and (tt, xx) not in st.seen:
-            out.append((tt, xx))
-    return out
+def _velocity(pixels: list, n: int = 10, skip: int = 0) -> float:
+    """Velocity (px/frame) over ``n`` frames of a pixel path, ending ``skip`` frames before its end.
 
-
-def _velocity(pixels: list, n: int = 10) -> float:
-    """Recent velocity (px/frame) from the last ``n`` frames of a pixel path."""
-    ts = np.array([p[0] for p in pixels[-4 * n :]], float)
-    xs = np.array([p[1] for p in pixels[-4 * n :]], float)
-    if ts.size < 2 or ts[-1] == ts[0]:
+    Per-frame mean positions, then a least-squares slope. ``skip`` leaves out the last frames,
+    e.g. a stretch where two tracks run merged into one skeleton line before a branch.
+    """
+    k = min(len(pixels), 4 * (n + skip))
+    if k < 2:
         return 0.0
-    keep = ts >= ts[-1] - n
+    arr = np.asarray(pixels[-k:], dtype=np.float64)
+    ts, xs = arr[:, 0], arr[:, 1]
+    t_end = ts[-1] - skip
+    keep = (ts <= t_end) & (ts > t_end - n)
+    if keep.sum() < 2:
+        keep = ts > ts[-1] - n
     ts, xs = ts[keep], xs[keep]
-    if ts[-1] == ts[0]:
-        return float(np.sign(xs[-1] - xs[0]) * 3.0)
-    # per-row mean position, then a least-squares slope
-    ut = np.unique(ts)
-    ux = np.array([xs[ts == u].mean() for u in ut])
-    if ut.size < 2:
+    t0 = ts.min()
+    idx = (ts - t0).astype(np.int64)
+    cnt = np.bincount(idx)
+    have = cnt > 0
+    if have.sum() < 2:
+        if ts.size >= 2 and xs[-1] != xs[0]:
+            return float(np.sign(xs[-1] - xs[0]) * 3.0)
         return 0.0
-    return float(np.polyfit(ut, ux, 1)[0])
+    ux = np.bincount(idx, weights=xs)[have] / cnt[have]
+    ut = np.flatnonzero(have).astype(np.float64)
+    ut -= ut.mean()
+    return float((ut * (ux - ux.mean())).sum() / (ut * ut).sum())
 
 
 def _follow(skel: np.ndarray, start: tuple[int, int], seen: set, length: int) -> list[tuple[int, int]]:
     """Follow the skeleton from ``start`` for up to ``length`` px without branching decisions."""
     path = [start]
-    local = set(seen) | {start}
+    local = {start}
     t, x = start
     h, w = skel.shape
     for _ in range(length):
         nxt = None
         for dt, dx in ((0, -1), (0, 1), (1, 0), (1, -1), (1, 1)):
             tt, xx = t + dt, x + dx
-            if 0 <= tt < h and 0 <= xx < w and skel[tt, xx] and (tt, xx) not in local:
+            if 0 <= tt < h and 0 <= xx < w and skel[tt, xx] and (tt, xx) not in local and (tt, xx) not in seen:
                 nxt = (tt, xx)
                 break
         if nxt is None:
@@ -127,42 +143,66 @@ def _follow(skel: np.ndarray, start: tuple[int, int], seen: set, length: int) ->
 class MotionDecider:
     """Network-free decisions: velocity continuity at branches, linear extrapolation over gaps."""
 
-    def __init__(self, max_gap: int = 6, look: int = 8):
+    def __init__(self, max_gap: int = 6, look: int = 8, appearance: float = 0.0):
         self.max_gap = max_gap
         self.look = look
+        self.appearance = appearance
+        self._tops: tuple[int, set] | None = None
+
+    def _bridge(self, st, skel, tops, t: int, x: int, v: float):
+        """Best skeleton pixel 2..max_gap+3 rows below (skeletonising shortens each side of a gap
+        by about a pixel) within 1.5 + 0.5 px per row of the extrapolated position. Segment starts
+        (seeds) are preferred. Cost: the miss relative to the row's tolerance, plus 0.1 per row,
+        plus 0.5 for a pixel that is not a segment start."""
+        h, w = skel.shape
+        best, best_cost = None, np.inf
+        for k in range(2, self.max_gap + 4):
+            tt = t + k
+            if tt >= h:
+                break
+            xp = x + v * k
+            r = 1.5 + 0.5 * k
+            lo, hi = max(0, int(np.floor(xp - r))), min(w, int(np.ceil(xp + r)) + 1)
+            if lo >= hi:
+                continue
+            for c in np.flatnonzero(skel[tt, lo:hi]) + lo:
+                p = (tt, int(c))
+                if p in st.seen:
+                    continue
+                cost = abs(c - xp) / r + 0.1 * k + (0.0 if p in tops else 0.5)
+                if cost < best_cost:
+                    best, best_cost = p, cost
+        return None if best is None else Decision([best], 1.0 / (1.0 + best_cost))
+
+    def _seed_set(self, skel: np.ndarray) -> set:
+        if self._tops is None or self._tops[0] != id(skel):
+            self._tops = (id(skel), set(find_seeds(skel)))
+        return self._tops[1]
 
     def __call__(self, states, skel, image, prob):
         out = []
-        tops = set(find_seeds(skel))
+        tops = self._seed_set(skel)
         for st in states:
             t, x = st.pixels[-1]
-            v = _velocity(st.pixels)
+            v = _velocity(st.pixels, skip=st.merged)
             if st.pending == "branch":
                 best, best_cost = None, np.inf
+                hist = st.pixels[-(self.look * 3 + st.merged * 3) : len(st.pixels) - st.merged * 2 or None]
+                i_track = float(np.mean([image[p] for p in hist[-3 * self.look :]])) if hist else None
                 for g in st.candidates:
                     g = sorted(g)
-                    path = _follow(skel, g[0], st.seen, self.look)
+                    path = _follow(skel, g[0], st.seen, self.look + 4)
                     dt = path[-1][0] - t
                     vx = (path[-1][1] - x) / dt if dt > 0 else np.sign(path[-1][1] - x) * 3.0
                     cost = abs(vx - v)
+                    if self.appearance and i_track is not None and len(path) > 4:
+                        i_cand = float(np.mean([image[p] for p in path[4:]]))
+                        cost += self.appearance * abs(i_cand - i_track) / (abs(i_track) + 0.25)
                     if cost < best_cost:
                         best, best_cost = path, cost
                 out.append(Decision(best[:1], 1.0 / (1.0 + best_cost)) if best else None)
-            else:  # gap: jump to the start of a skeleton segment near the extrapolated position
-                hit = None
-                for k in range(2, self.max_gap + 2):
-                    tt = t + k
-                    if tt >= skel.shape[0]:
-                        break
-                    xp = x + v * k
-                    r = 1.5 + 0.5 * k
-                    cols = np.flatnonzero(skel[tt, max(0, int(xp - r)) : int(xp + r) + 1]) + max(0, int(xp - r))
-                    cols = [c for c in cols if (tt, int(c)) in tops and (tt, int(c)) not in st.seen]
-                    if cols:
-                        c = min(cols, key=lambda c: abs(c - xp))
-                        hit = Decision([(tt, int(c))], 1.0 / (1.0 + abs(c - xp)))
-                        break
-                out.append(hit)
+            else:  # gap: jump to a skeleton pixel near the linearly extrapolated position
+                out.append(self._bridge(st, skel, tops, t, x, v))
         return out
 
 
@@ -236,18 +276,61 @@ class NetDecider:
         return out
 
 
-def _advance(st: _State, skel: np.ndarray, max_steps: int = 100_000) -> None:
-    """Walk along unambiguous skeleton pixels until a branch or a dead end."""
+def _advance(st: _State, skel: np.ndarray, nb: np.ndarray, claimed: set | None = None, max_steps: int = 100_000) -> None:
+    """Walk along unambiguous skeleton pixels until a branch or a dead end.
+
+    A horizontal run of skeleton pixels (a fast particle within one frame) is absorbed whole;
+    the walk then continues from the row below the run, so a run entered at either end is
+    followed correctly. ``nb`` is the skeleton's neighbour count: passing a junction (3+
+    neighbours, where another path joins) starts a "merged" stretch whose frames are left out of
+    the velocity estimate at the next branch (:attr:`_State.merged`). With ``claimed`` (pixels of
+    earlier rounds' tracks), a track that follows them for more than ``MAX_FOLLOW_CLAIMED`` px stops.
+    """
+    h, w = skel.shape
     for _ in range(max_steps):
         t, x = st.pixels[-1]
-        groups = clusters(_candidates(skel, st, t, x))
+        # absorb the rest of the horizontal run through (t, x)
+        lo = x
+        while lo - 1 >= 0 and skel[t, lo - 1] and (t, lo - 1) not in st.seen:
+            lo -= 1
+        hi = x
+        while hi + 1 < w and skel[t, hi + 1] and (t, hi + 1) not in st.seen:
+            hi += 1
+        run = [(t, c) for c in range(lo, hi + 1) if c != x]
+        # continuations: unvisited pixels in the next row next to the run
+        down = []
+        if t + 1 < h:
+            a, b = max(0, min(lo, x) - 1), min(w, max(hi, x) + 2)
+            down = [(t + 1, int(c)) for c in np.flatnonzero(skel[t + 1, a:b]) + a if (t + 1, int(c)) not in st.seen]
+        groups = clusters(down)
+        # order the run so that the path ends next to where it goes on
         if len(groups) == 1:
-            g = sorted(groups[0], key=lambda p: (p[0] - t, abs(p[1] - x)))
-            st.pixels.append(g[0])
-            st.seen.add(g[0])
+            target = min(groups[0], key=lambda p: abs(p[1] - x))[1]
+        else:
+            v = _velocity(st.pixels) if len(st.pixels) > 2 else 0.0
+            target = hi if v > 0 else lo if v < 0 else x
+        run.sort(key=lambda p: -abs(p[1] - target))
+        for p in run:
+            st.pixels.append(p)
+            st.seen.add(p)
+        if len(groups) == 1:
+            end_x = st.pixels[-1][1]
+            nxt = min(groups[0], key=lambda p: (abs(p[1] - end_x), p[1]))
+            st.pixels.append(nxt)
+            st.seen.add(nxt)
+            if nb[nxt] > 2:
+                st.join_t = nxt[0]
+            if claimed is not None:
+                st.on_claimed = st.on_claimed + 1 if nxt in claimed else 0
+                if st.on_claimed > MAX_FOLLOW_CLAIMED:
+                    # this later-round track has merged into an earlier track: end it there
+                    del st.pixels[-st.on_claimed :]
+                    st.pending = "stop"
+                    return
             continue
         st.pending = "branch" if groups else "gap"
         st.candidates = groups
+        st.merged = 0 if st.join_t is None else min(MAX_MERGED, max(0, t - st.join_t + 1))
         return
 
 
@@ -288,7 +371,18 @@ def trace_bi(
     decider = MotionDecider() if decider is None else decider
     done: list[_State] = []
     remaining = skel.copy()
-    for _ in range(max_rounds):
+    nb = neighbour_count(skel)
+    claimed: set = set()
+    for rnd in range(max_rounds):
+        if rnd:
+            # leftover fragments smaller than a track cannot seed one
+            lab, n = ndi.label(remaining, structure=np.ones((3, 3), int))
+            if n == 0:
+                break
+            sizes = np.bincount(lab.ravel())
+            small = sizes < min_pixels
+            small[0] = False
+            remaining[small[lab]] = False
         seeds = find_seeds(remaining)
         if not seeds:
             break
@@ -296,7 +390,8 @@ def trace_bi(
         active = list(states)
         while active:
             for st in active:
-                _advance(st, skel)
+                _advance(st, skel, nb, claimed if rnd else None)
+            active = [st for st in active if st.pending != "stop"]
             answers = decider(active, skel, image, prob)
             nxt = []
             for st, ans in zip(active, answers):
@@ -314,6 +409,7 @@ def trace_bi(
         for st in states:
             for p in st.pixels:
                 remaining[p] = False
+            claimed.update(st.pixels)
         done += states
     return _resolve(done, prob, min_pixels, overlap)
 
@@ -337,8 +433,14 @@ def _resolve(states: list[_State], prob: np.ndarray, min_pixels: int, overlap: i
         for k in kept:
             shared = px & k[2]
             if len(shared) > overlap and conf < k[0]:
-                pixels = [p for p in pixels if p not in shared]
-                px = px - shared
+                # a shared stretch at this track's head or tail duplicates the other track: trim
+                # it; one in the middle is a crossing that both tracks pass through: keep it
+                rows = [p[0] for p in pixels]
+                first, last = min(rows), max(rows)
+                srows = [p[0] for p in shared]
+                if min(srows) <= first + 2 or max(srows) >= last - 2:
+                    pixels = [p for p in pixels if p not in shared]
+                    px = px - shared
         if len(px) < min_pixels:
             continue
         kept.append([conf, pixels, px])
