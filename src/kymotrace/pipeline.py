@@ -183,6 +183,7 @@ def analyze(
     decision: str = "auto",
     refine: bool = True,
     link: bool = True,
+    uni_method: str = "components",
     invert: Any = "auto",
     axes: str = "TX",
     channel: int | None = None,
@@ -248,7 +249,8 @@ def analyze(
     norm = normalize(img)
     if mode == "uni":
         maps = {"positive": prob[0], "negative": prob[1]}
-        tracks = trace_uni(prob[0], prob[1], thr, min_size=min_size, min_frames=min_frames)
+        tracks = trace_uni(prob[0], prob[1], thr, min_size=min_size, min_frames=min_frames, method=uni_method)
+        settings["uni_method"] = uni_method
         settings["decision"] = "none (unidirectional)"
     else:
         maps = {"trackness": prob[0]}

@@ -53,8 +53,13 @@ def trace_uni(
     min_size: int = 3,
     min_frames: int = 3,
     prune: int = 3,
+    method: str = "components",
 ) -> list[Track]:
     """Tracks from the two slope-specific trackness maps of the unidirectional segmenter.
+
+    ``method="components"`` is the paper's: one track per skeleton component. ``"trace"``
+    traces each map's skeleton like a bidirectional one with the motion decider, so tracks of
+    the same direction that touch (one component) are still separated at their branch points.
 
     Returns tracks numbered from 1, ordered by start frame then position; each track's
     ``confidence`` is the mean trackness along its skeleton.
@@ -62,5 +67,11 @@ def trace_uni(
     tracks: list[Track] = []
     for m in (pos_map, neg_map):
         skel = binarize_thin_prune(m, threshold, prune=prune)
-        tracks += components_to_tracks(skel, min_size=min_size, min_frames=min_frames, confidence_map=m)
+        if method == "trace":
+            from .bi import trace_bi
+
+            found = trace_bi(skel, prob=m, min_pixels=max(min_size, 3))
+            tracks += [t for t in found if len(t) >= min_frames]
+        else:
+            tracks += components_to_tracks(skel, min_size=min_size, min_frames=min_frames, confidence_map=m)
     return renumber(tracks)

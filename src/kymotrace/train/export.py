@@ -17,7 +17,7 @@ from .. import seeds
 from ..errors import InputError
 from .loop import TrainConfig, _device, hardware, validate
 
-THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def _forward_ms(net, module: str) -> float:
