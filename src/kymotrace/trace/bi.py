@@ -143,10 +143,13 @@ def _follow(skel: np.ndarray, start: tuple[int, int], seen: set, length: int) ->
 class MotionDecider:
     """Network-free decisions: velocity continuity at branches, linear extrapolation over gaps."""
 
-    def __init__(self, max_gap: int = 6, look: int = 8, appearance: float = 0.0):
+    def __init__(self, max_gap: int = 6, look: int = 8, appearance: float = 0.0, taken_cost: float = 10.0):
         self.max_gap = max_gap
         self.look = look
         self.appearance = appearance
+        self.taken_cost = taken_cost
+        #: pixels of the tracks of the current round (set by trace_bi), or None
+        self.taken: set | None = None
         self._tops: tuple[int, set] | None = None
 
     def _bridge(self, st, skel, tops, t: int, x: int, v: float):
@@ -195,6 +198,8 @@ class MotionDecider:
                     dt = path[-1][0] - t
                     vx = (path[-1][1] - x) / dt if dt > 0 else np.sign(path[-1][1] - x) * 3.0
                     cost = abs(vx - v)
+                    if self.taken is not None and any(q in self.taken for q in path[:4]):
+                        cost += self.taken_cost  # another track of this round already went this way
                     if self.appearance and i_track is not None and len(path) > 4:
                         i_cand = float(np.mean([image[p] for p in path[4:]]))
                         cost += self.appearance * abs(i_cand - i_track) / (abs(i_track) + 0.25)
@@ -388,10 +393,16 @@ def trace_bi(
             break
         states = [_State(pixels=[s], seen={s}) for s in seeds]
         active = list(states)
+        taken: set = set()
+        if hasattr(decider, "taken"):
+            decider.taken = taken
         while active:
             for st in active:
                 _advance(st, skel, nb, claimed if rnd else None)
             active = [st for st in active if st.pending != "stop"]
+            taken.clear()
+            for st in states:
+                taken.update(st.pixels)
             answers = decider(active, skel, image, prob)
             nxt = []
             for st, ans in zip(active, answers):

@@ -1,7 +1,7 @@
 """Gap linking by motion: join a track's end to a later track's start that continues it.
 
 A candidate link joins the end of track A (frame ``te``) to the start of track B (frame ``tb``,
-``0 < tb - te - 1 <= max_gap`` missing frames) when B's start lies within
+``0 <= tb - te - 1 <= max_gap`` missing frames) when B's start lies within
 ``tol + tol_per_frame * (tb - te)`` px of A's linearly extrapolated position and their velocities
 differ by at most ``max_dv`` px/frame. Links are chosen globally, cheapest first, each end and
 each start used at most once; the missing frames are interpolated and flagged as gap frames.
@@ -46,7 +46,7 @@ def link_gaps(
     for i, a in enumerate(tracks):
         if len(a) < min_frames:
             continue
-        for j in np.flatnonzero((starts > ends[i] + 1) & (starts <= ends[i] + max_gap + 1)):
+        for j in np.flatnonzero((starts > ends[i]) & (starts <= ends[i] + max_gap + 1)):
             b = tracks[j]
             if j == i or len(b) < min_frames:
                 continue
