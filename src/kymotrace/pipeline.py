@@ -132,29 +132,31 @@ def refine_positions(image: np.ndarray, track: Track, half: int = 2) -> Track:
     """
     h, w = image.shape
     pos = track.positions.copy()
-    for k, (t, x) in enumerate(zip(track.frames, track.positions)):
-        if track.gap[k] or not 0 <= t < h:
-            continue
-        c0 = int(round(x))
-        lo, hi = max(0, c0 - half), min(w, c0 + half + 1)
-        if lo >= hi:
-            continue
-        row = image[t, lo:hi].astype(np.float64)
-        p = int(np.argmax(row)) + lo
-        new = None
-        if 0 < p < w - 1:
-            a, b, c = (float(v) for v in image[t, p - 1 : p + 2])
-            if a > 0 and b > 0 and c > 0:
-                la, lb, lc = np.log(a), np.log(b), np.log(c)
-                den = la - 2 * lb + lc
-                if den < 0:
-                    new = p + 0.5 * (la - lc) / den
-        if new is None:
-            wts = np.clip(row, 0, None)
-            if wts.sum() > 0:
-                new = float((wts * np.arange(lo, hi)).sum() / wts.sum())
-        if new is not None and np.isfinite(new):
-            pos[k] = float(np.clip(new, x - half, x + half))
+    ok = ~track.gap & (track.frames >= 0) & (track.frames < h)
+    if ok.any():
+        t = track.frames[ok]
+        x = track.positions[ok]
+        c0 = np.rint(x).astype(np.int64)
+        offs = np.arange(-half, half + 1)
+        cols = c0[:, None] + offs[None, :]
+        inside = (cols >= 0) & (cols < w)
+        vals = np.where(inside, image[t[:, None], np.clip(cols, 0, w - 1)], -np.inf).astype(np.float64)
+        p = cols[np.arange(t.size), np.argmax(vals, axis=1)]  # brightest pixel in the window
+        has3 = (p > 0) & (p < w - 1)
+        pc = np.clip(p, 1, w - 2)
+        a, b, c = (image[t, pc + d].astype(np.float64) for d in (-1, 0, 1))
+        good = has3 & (a > 0) & (b > 0) & (c > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            la, lb, lc = np.log(np.where(good, a, 1)), np.log(np.where(good, b, 1)), np.log(np.where(good, c, 1))
+            den = la - 2 * lb + lc
+            good &= den < 0
+            gauss = pc + 0.5 * (la - lc) / np.where(good, den, -1)
+            wts = np.clip(np.where(inside, vals, 0), 0, None)
+            sw = wts.sum(axis=1)
+            centroid = np.where(sw > 0, (wts * cols).sum(axis=1) / np.where(sw > 0, sw, 1), x)
+        new = np.where(good, gauss, centroid)
+        new = np.where(np.isfinite(new), new, x)
+        pos[ok] = np.clip(new, x - half, x + half)
     vis = ~track.gap
     if vis.sum() >= 2 and track.gap.any():
         pos[track.gap] = np.interp(track.frames[track.gap], track.frames[vis], pos[vis])

@@ -53,6 +53,7 @@ class _State:
     merged: int = 0  # frames since the path last passed a junction (a merged stretch)
     join_t: int | None = None
     on_claimed: int = 0
+    taken_upto: int = 0  # how much of ``pixels`` is already in the round's taken set
 
 
 @dataclass
@@ -312,8 +313,9 @@ def _advance(st: _State, skel: np.ndarray, nb: np.ndarray, claimed: set | None =
         if len(groups) == 1:
             target = min(groups[0], key=lambda p: abs(p[1] - x))[1]
         else:
-            v = _velocity(st.pixels) if len(st.pixels) > 2 else 0.0
-            target = hi if v > 0 else lo if v < 0 else x
+            back = st.pixels[-8] if len(st.pixels) >= 8 else st.pixels[0]
+            d = x - back[1]  # recent direction of motion, cheaply
+            target = hi if d > 0 else lo if d < 0 else x
         run.sort(key=lambda p: -abs(p[1] - target))
         for p in run:
             st.pixels.append(p)
@@ -400,9 +402,9 @@ def trace_bi(
             for st in active:
                 _advance(st, skel, nb, claimed if rnd else None)
             active = [st for st in active if st.pending != "stop"]
-            taken.clear()
-            for st in states:
-                taken.update(st.pixels)
+            for st in active:  # pixels of this round's tracks, added incrementally
+                taken.update(st.pixels[st.taken_upto :])
+                st.taken_upto = len(st.pixels)
             answers = decider(active, skel, image, prob)
             nxt = []
             for st, ans in zip(active, answers):
