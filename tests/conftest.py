@@ -12,3 +12,13 @@ from kymotrace import seeds
 def rng():
     """A seeded generator from the test seed range."""
     return np.random.default_rng(seeds.TEST.start)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny nets gain nothing from threads, and on a shared CPU extra threads only wait."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,6 +12,7 @@ import tifffile
 from kymotrace.cli import main
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 OUTPUTS = {"tracks.csv", "summary.csv", "kymobutler_summary.csv", "overlay.png", "plots.png", "tracks_roi.zip", "run.json"}
 

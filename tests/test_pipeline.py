@@ -10,6 +10,7 @@ from kymotrace.pipeline import analyze, refine_positions
 from kymotrace.track import Track
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

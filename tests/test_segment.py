@@ -27,13 +27,7 @@ from kymotrace.segment import (
 SEED = seeds.TEST.start + 200
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets gain nothing from threads, and on a shared CPU extra threads only wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(module: str, *, base: int = 4, **kw) -> torch.nn.Module:
