@@ -208,8 +208,9 @@ def analyze(
     model : None, name/path, or dict {module: name_or_path}
         Models to use instead of the shipped ones.
     decision : {"auto", "net", "motion"}
-        How the bidirectional tracer decides at branches and gaps: the decision module ("net";
-        "auto" uses it when available) or motion continuity ("motion", no network).
+        How the bidirectional tracer decides at branches and gaps: the decision module ("net")
+        or motion continuity ("motion"). "auto" currently means "motion", which measured better
+        than the shipped decision module on validation kymographs.
     refine : bool
         Refine positions across the track (3-point Gaussian fit, centroid fallback).
     link : bool
@@ -257,7 +258,9 @@ def analyze(
     else:
         maps = {"trackness": prob[0]}
         skel = binarize_thin_prune(prob[0], thr)
-        use_net = decision == "net" or (decision == "auto" and models.decision is not None)
+        # "auto" uses the motion decider: on validation seeds it beat the shipped decision module
+        # (bi track F1 0.775 vs 0.700, crossings 0.29 vs 0.18) at a quarter of the time
+        use_net = decision == "net"
         if use_net:
             if models.decision is None:
                 raise KymotraceError(f"decision='net' but no decision model is available: {models.missing.get('decision', '')}")
