@@ -11,6 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of this training chunk (default 10)")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    parser.add_argument("--reset-best", action="store_true", help="with --resume: forget the best validation score (after changing the data)")
     parser.add_argument("--run-dir", default="training", help="folder for checkpoints and logs (default ./training)")
     parser.add_argument("--batch", type=int, default=None, help="batch size")
     parser.add_argument("--crop", type=int, default=128, help="training crop size, px (multiple of 16)")
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         module=args.module, minutes=args.minutes, device=args.device, resume=args.resume,
         run_dir=args.run_dir, crop=args.crop, lr=args.lr, decay_every=args.decay_every,
-        val_every=args.val_every, seed=args.seed, threads=args.threads, style=args.style, arch=arch,
+        val_every=args.val_every, seed=args.seed, reset_best=args.reset_best, threads=args.threads, style=args.style, arch=arch,
         **({"batch": args.batch} if args.batch else {}),
     )
     if args.export:

@@ -72,6 +72,14 @@ def intensity_augment(image: np.ndarray, rng: np.random.Generator, strength: flo
         img += amp * ramp
     if rng.random() < 0.4:
         img += (rng.normal(0, strength * rng.uniform(0, 0.5) * scale, (h, 1))).astype(np.float32)
+    if rng.random() < 0.25:
+        # smooth, blobby noise as left by resizing or compression of real kymographs
+        from scipy.ndimage import zoom
+
+        f = float(rng.uniform(1.5, 4.0))
+        small = rng.normal(0, 1, (max(2, int(h / f) + 1), max(2, int(w / f) + 1)))
+        blob = zoom(small, (h / small.shape[0], w / small.shape[1]), order=1)[:h, :w]
+        img += (strength * rng.uniform(0.2, 0.8) * scale * blob).astype(np.float32)
     if rng.random() < 0.5:
         img = img * np.float32(rng.uniform(0.3, 3.0)) + np.float32(rng.normal(0, 5 * scale))
     return img

@@ -106,9 +106,12 @@ def classifier_sample(rng: np.random.Generator, style: str = "varied") -> tuple[
     Both classes draw SNR, size, density and noise from the same ranges (``sample_knobs``), so the
     classifier has to learn motion, not contrast. Colour negation is applied here only."""
     label = int(rng.random() < 0.5)
-    h = int(rng.integers(64, 400))
-    w = int(rng.integers(64, 400))
-    kymo = make_kymograph("bi" if label else "uni", rng, style=style, size=(h, w))
+    while True:  # a kymograph with (almost) no tracks shows no motion to classify: draw again
+        h = int(rng.integers(64, 400))
+        w = int(rng.integers(64, 400))
+        kymo = make_kymograph("bi" if label else "uni", rng, style=style, size=(h, w))
+        if len(kymo.tracks) >= 3:
+            break
     img = kymo.image.astype(np.float32)
     img, _ = flip_pair(img, None, rng, uni=False)
     img = intensity_augment(img, rng)

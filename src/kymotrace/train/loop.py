@@ -53,6 +53,7 @@ class TrainConfig:
     checkpoint_minutes: float = 3.0
     threads: int = 2
     val_n: int = 6
+    reset_best: bool = False
     arch: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -194,6 +195,9 @@ def train(cfg: TrainConfig) -> dict:
         sched.load_state_dict(ck["sched"])
         step, elapsed, best, best_state = ck["step"], ck["elapsed"], ck["best"], ck["best_state"]
         rng.bit_generator.state = ck["rng"]
+        if cfg.reset_best:
+            best, best_state = {"score": -1.0}, None
+            _log(folder, "best validation score reset (the validation data changed)")
         _log(folder, f"resume at step {step} ({elapsed / 60:.1f} min trained, best {best.get('score'):.4f})")
     elif cfg.resume:
         _log(folder, "resume requested but no checkpoint: starting fresh")
