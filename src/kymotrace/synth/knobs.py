@@ -330,7 +330,7 @@ def sample_knobs(kind: str, rng: np.random.Generator | int | None, style: str = 
         k["speed_spread"] = round(float(rng.uniform(0.0, 0.6)), 4)
         k["vel_noise"] = [0.0, round(float(rng.uniform(0.0, 0.3)), 3)]
         k["motion_blur"] = round(float(rng.uniform(0.0, 1.0)) if rng.random() < 0.3 else 0.0, 3)
-        k["lifetime"] = round(_logu(rng, 30.0, 400.0), 2)
+        k["lifetime"] = round(_logu(rng, 5.0, 400.0), 2)  # down to short-lived comets (EB1)
         # the paper's 60 uni seeds give about the same visible track frames as its 15 bi tracks
         n = max(1, int(round(60 * density * (w / 300.0) * (t / 300.0) * _uni_density_factor(k, w, t))))
         frac = float(rng.choice([1.0, 0.0, rng.uniform(0.2, 0.8)], p=[0.2, 0.2, 0.6]))
@@ -344,7 +344,7 @@ def sample_knobs(kind: str, rng: np.random.Generator | int | None, style: str = 
         k["p_flip"] = [0.0, round(float(rng.uniform(0.01, 0.12)), 4)]
         k["p_moving"] = round(float(rng.uniform(0.2, 0.8)), 3)
         k["motion_blur"] = round(float(rng.uniform(0.0, 1.0)) if rng.random() < 0.3 else 0.0, 3)
-        k["lifetime"] = round(_logu(rng, 150.0, 3000.0), 2)
+        k["lifetime"] = round(_logu(rng, 20.0, 3000.0), 2)
         # a bi track lives about min(lifetime, frames) frames, so seeds scale with width
         coverage = max(1.0, 0.5 * t / k["lifetime"])
         k["n_tracks"] = max(1, int(round(15 * density * (w / 300.0) * coverage)))
