@@ -105,3 +105,37 @@ def test_missing_input_reported(tmp_path, model_args, capsys):
     code = main(["analyze", str(tmp_path / "nope.tif"), "--out", str(tmp_path / "o"), "--mode", "bi", *model_args])
     assert code == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_bad_images_fail_alone_with_clear_errors(model_args, inputs, tmp_path, capsys):
+    d = tmp_path / "bad"
+    d.mkdir()
+    nan = np.ones((40, 40), np.float32)
+    nan[3, 4] = np.nan
+    tifffile.imwrite(d / "nan.tif", nan)
+    tifffile.imwrite(d / "constant.tif", np.full((40, 40), 7, np.uint16))
+    tifffile.imwrite(d / "tiny.tif", np.random.default_rng(0).random((5, 5)).astype(np.float32))
+    (d / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    code = main(["analyze", str(d), str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", *model_args])
+    assert code == 1
+    rows = {r["output"] or r["file"]: r for r in csv.DictReader((out / "kymographs.csv").read_text().splitlines())}
+    assert rows["good"]["status"] == "ok"
+    assert "NaN" in rows["nan"]["error"] and "nan.tif" in rows["nan"]["error"]
+    assert "constant" in rows["constant"]["error"]
+    assert "tiny.tif" in rows["tiny"]["error"] and "5" in rows["tiny"]["error"]
+    assert "empty.png" in rows["empty"]["error"]
+    for stem in ("nan", "constant", "tiny", "empty"):
+        assert not (out / stem).exists()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_no_tracks_gives_valid_empty_outputs(model_args, inputs, tmp_path):
+    out = tmp_path / "out"
+    code = main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", "--threshold", "0.999", *model_args])
+    assert code == 0
+    lines = (out / "good" / "tracks.csv").read_text().splitlines()
+    assert lines[0].startswith("track_id,frame,position") and len(lines) == 1
+    assert len((out / "good" / "summary.csv").read_text().splitlines()) == 1
+    assert json.loads((out / "good" / "run.json").read_text())["n_tracks"] == 0
+    assert (out / "good" / "overlay.png").stat().st_size > 0
