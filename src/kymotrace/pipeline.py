@@ -248,7 +248,7 @@ def analyze(
         raise KymotraceError(f"no {mode} segmenter model is available: {models.missing.get(mode, '')}")
     thr = float(seg.threshold if threshold is None else threshold)
     settings.update(mode=mode, mode_confidence=mode_conf, threshold=thr, threshold_source="model" if threshold is None else "user")
-    prob = predict(seg, img, device=device)
+    prob = predict(seg, img, device=device, tile=1024)  # large tiles: the 224-px overlap costs less
     norm = normalize(img)
     if mode == "uni":
         maps = {"positive": prob[0], "negative": prob[1]}

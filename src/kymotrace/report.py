@@ -393,7 +393,7 @@ def _histogram(ax, summary, title, options, directions) -> None:
         return
     edges = _bin_edges(values[finite])
     if directions is None:
-        ax.hist(values[finite], bins=edges, color="#4c72b0", edgecolor="white", linewidth=0.5)
+        ax.hist(values[finite], bins=edges, color="#4c72b0", histtype="stepfilled")  # one patch, not one per bar
         return
     groups, colours, names = [], [], []
     known = list(_DIRECTIONS) + sorted(set(directions[finite]) - set(_DIRECTIONS))
@@ -403,9 +403,7 @@ def _histogram(ax, summary, title, options, directions) -> None:
             groups.append(values[sel])
             colours.append(_DIRECTION_COLOURS.get(name, _OTHER_COLOUR))
             names.append(name)
-    ax.hist(
-        groups, bins=edges, stacked=True, color=colours, label=names, edgecolor="white", linewidth=0.5
-    )
+    ax.hist(groups, bins=edges, stacked=True, color=colours, label=names, histtype="stepfilled")  # one patch per group
 
 
 def _direction_bars(ax, directions: np.ndarray | None, n: int) -> None:
