@@ -163,3 +163,12 @@ def test_link_gaps_respects_max_gap_and_velocity():
     turn = _line(3, 33, 60, 43, -1.0)  # right place, opposite velocity
     out = link_gaps([a, far, turn], max_gap=6)
     assert len(out) == 3
+
+
+def test_trace_uni_trace_method_matches_components_on_clean_maps():
+    shape = (60, 90)
+    pos = rasterize([_line(1, 0, 60, 10, 1.0)], shape).astype(float)
+    neg = rasterize([_line(2, 0, 60, 70, -1.0)], shape).astype(float)
+    a = trace_uni(pos, neg, 0.5)
+    b = trace_uni(pos, neg, 0.5, method="trace")
+    assert _sorted_ends(a) == _sorted_ends(b) == [(0, 59, 10, 69), (0, 59, 70, 11)]
