@@ -37,13 +37,13 @@ def kymo():
 
 
 def test_analyze_bi_contract(tiny_models, kymo):
-    res = analyze(kymo.image, mode="bi", decision="motion", model=tiny_models)
+    res = analyze(kymo.image, mode="bi", bi_method="skeleton", decision="motion", model=tiny_models)
     assert res.mode == "bi" and res.mode_confidence is None
     assert set(res.maps) == {"trackness"}
     assert res.maps["trackness"].shape == kymo.image.shape
     assert res.settings["threshold"] == pytest.approx(0.3)
     assert res.settings["threshold_source"] == "model"
-    assert res.settings["decision"] == "motion"
+    assert res.settings["decision"] == "motion" and res.settings["tracer"] == "skeleton"
     assert res.settings["models"]["bi"]["name"] == "tiny_bi"
     assert all(isinstance(t, Track) for t in res.tracks)
     assert [t.track_id for t in res.tracks] == list(range(1, len(res.tracks) + 1))
@@ -53,7 +53,8 @@ def test_analyze_uni_and_auto(tiny_models, kymo):
     res = analyze(kymo.image, mode="uni", threshold=0.5, model=tiny_models)
     assert set(res.maps) == {"positive", "negative"}
     assert res.settings["threshold"] == 0.5 and res.settings["threshold_source"] == "user"
-    auto = analyze(kymo.image, mode="auto", decision="net", model=tiny_models)
+    assert res.settings["tracer"] == "assign"
+    auto = analyze(kymo.image, mode="auto", bi_method="skeleton", decision="net", model=tiny_models)
     assert auto.mode in ("uni", "bi")
     assert 0.5 <= auto.mode_confidence <= 1.0
     assert auto.settings["classifier"]["p_uni"] + auto.settings["classifier"]["p_bi"] == pytest.approx(1.0)
@@ -67,6 +68,8 @@ def test_analyze_uni_and_auto(tiny_models, kymo):
         ({"mode": "sideways"}, "mode must be one of auto, uni, bi"),
         ({"min_frames": 0}, "min_frames must be a whole number >= 1"),
         ({"decision": "coin"}, "decision must be auto, net or motion"),
+        ({"bi_method": "coin"}, "bi_method must be assign or skeleton"),
+        ({"uni_method": "coin"}, "uni_method must be assign, components or trace"),
     ],
 )
 def test_analyze_bad_options(tiny_models, kymo, kw, msg):
@@ -89,3 +92,10 @@ def test_refine_positions_keeps_gaps_interpolated():
     tr = Track(1, np.arange(6), [10, 10, 11, 12, 13, 14], gap=[0, 0, 1, 1, 1, 0])
     out = refine_positions(img, tr)
     np.testing.assert_allclose(out.positions[[2, 3, 4]], [11, 12, 13], atol=0.05)
+
+
+def test_both_tracers_on_each_mode(tiny_models, kymo):
+    for mode, methods in (("bi", {"bi_method": "assign"}), ("uni", {"uni_method": "components"})):
+        res = analyze(kymo.image, mode=mode, model=tiny_models, **methods)
+        assert res.settings["tracer"] == next(iter(methods.values()))
+        assert all(np.all(np.diff(t.frames) == 1) for t in res.tracks)

@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", action="append", default=None, metavar="NAME|PATH|MODULE=PATH",
         help="a model name or file replacing the shipped one of its module; repeat as MODULE=PATH (e.g. bi=my_bi.pt) for several",
     )
-    parser.add_argument("--decision", choices=["auto", "net", "motion"], default="auto", help="how the bidirectional tracer decides at crossings and gaps")
+    parser.add_argument("--tracer", choices=["assign", "paper"], default="assign",
+                        help="assign (default): per-frame detection and global assignment by motion; paper: KymoButler's skeleton components (uni) / skeleton walk (bi)")
+    parser.add_argument("--decision", choices=["auto", "net", "motion"], default="auto", help="with --tracer paper: how the bidirectional skeleton walk decides at crossings and gaps")
     parser.add_argument("--min-size", type=int, default=3, help="drop tracks with fewer pixels (default 3)")
     parser.add_argument("--min-frames", type=int, default=3, help="drop tracks with fewer frames (default 3)")
     parser.add_argument("--pixel-size", type=float, default=None, metavar="UM", help="µm per pixel (overrides the file)")
@@ -90,7 +92,7 @@ def _one(path: str, stem: str) -> dict:
     try:
         res = analyze(
             path, threshold=o["threshold"], mode=o["mode"], min_size=o["min_size"], min_frames=o["min_frames"],
-            model=o["model"], decision=o["decision"], invert=o["invert"], axes=o["axes"], channel=o["channel"],
+            model=o["model"], decision=o["decision"], uni_method=o["uni_method"], bi_method=o["bi_method"], invert=o["invert"], axes=o["axes"], channel=o["channel"],
             pixel_size=o["pixel_size"], frame_interval=o["frame_interval"],
         )
         motion = MotionSettings(anterograde=o["anterograde"], kind=res.mode)
@@ -142,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, decision=args.decision, invert={"auto": "auto", "yes": True, "no": False}[args.invert],
         axes=args.axes, channel=args.channel, pixel_size=args.pixel_size, frame_interval=args.frame_interval,
         anterograde=args.anterograde, out=str(out),
+        uni_method="assign" if args.tracer == "assign" else "components",
+        bi_method="assign" if args.tracer == "assign" else "skeleton",
     )
     opts["model"] = _model_option(args.model)
     stems = _stems(files)

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thresholds", default=None, metavar="T1,T2,...", help="kymotrace method: sweep these thresholds (the paper's 0.05..0.5)")
     parser.add_argument("--decision", choices=["auto", "net", "motion"], default="auto", help="kymotrace method: decision step")
     parser.add_argument("--model", default=None, help="kymotrace method: a model name/path replacing the shipped one of its module")
-    parser.add_argument("--uni-method", choices=["components", "trace"], default="components", help="kymotrace method: unidirectional tracing")
+    parser.add_argument("--uni-method", choices=["assign", "components", "trace"], default="assign", help="kymotrace method: unidirectional tracing")
+    parser.add_argument("--bi-method", choices=["assign", "skeleton"], default="assign", help="kymotrace method: bidirectional tracing")
     parser.add_argument("--no-link", action="store_true", help="kymotrace method: do not join track pieces across gaps by motion")
 
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
     opts = {}
     if args.method == "kymotrace":
-        opts = dict(mode=args.mode, decision=args.decision, model=args.model, link=not args.no_link, uni_method=args.uni_method)
+        opts = dict(mode=args.mode, decision=args.decision, model=args.model, link=not args.no_link, uni_method=args.uni_method, bi_method=args.bi_method)
     elif any(v is not None for v in (args.threshold, args.thresholds, args.model)) or args.mode != "auto" or args.decision != "auto":
         raise OptionError("--mode, --threshold(s), --decision and --model apply to --method kymotrace only")
     thresholds = _floats(args.thresholds) if args.thresholds else [args.threshold]

@@ -1,0 +1,77 @@
+"""The detection-and-assignment tracer on hand-made trackness maps."""
+
+import numpy as np
+import pytest
+
+from kymotrace.track import Track
+from kymotrace.trace.assign import BI_PARAMS, UNI_PARAMS, detect_rows, drop_duplicates, trace_assign
+
+
+def ridge_map(paths, shape=(120, 160), sigma=1.2, gaps=()):
+    """A trackness-like map: Gaussian ridges along x(t) paths, zero in (path, t0, t1) gap rows."""
+    t = np.arange(shape[0])[:, None]
+    x = np.arange(shape[1])[None, :]
+    m = np.zeros(shape, np.float32)
+    for k, f in enumerate(paths):
+        r = np.exp(-0.5 * ((x - f(t)) / sigma) ** 2)
+        for pk, t0, t1 in gaps:
+            if pk == k:
+                r[t0:t1] = 0
+        m = np.maximum(m, r)
+    return m
+
+
+def test_detect_rows_subpixel():
+    m = ridge_map([lambda t: 40.3 + 0 * t])
+    dets = detect_rows(m, 0.5)
+    assert all(xs.size == 1 for xs, _ in dets)
+    assert np.allclose([xs[0] for xs, _ in dets], 40.3, atol=0.1)
+
+
+def test_empty_map_gives_no_tracks():
+    assert trace_assign(np.zeros((50, 60), np.float32), 0.5) == []
+
+
+def test_opposite_crossing_keeps_identities():
+    # two particles crossing at t=60, x=80, in opposite directions
+    m = ridge_map([lambda t: 20 + t, lambda t: 140 - t])
+    tracks = trace_assign(m, 0.5, **BI_PARAMS)
+    assert len(tracks) == 2
+    for tr in tracks:
+        assert len(tr) >= 110
+        slope = np.polyfit(tr.frames, tr.positions, 1)[0]
+        assert abs(abs(slope) - 1.0) < 0.05  # each track stays on its own straight line
+
+
+def test_gap_is_bridged_and_flagged():
+    m = ridge_map([lambda t: 30 + 0.5 * t], gaps=[(0, 50, 54)])
+    (tr,) = trace_assign(m, 0.5, **UNI_PARAMS)
+    assert tr.start == 0 and tr.end == 119
+    assert tr.gap[50:54].all() and not tr.gap[:50].any()
+    assert np.allclose(tr.positions[50:54], 30 + 0.5 * np.arange(50, 54), atol=0.6)
+
+
+def test_reversal_is_one_track():
+    # moves right at 1 px/frame, then reverses at t=60
+    m = ridge_map([lambda t: np.where(t < 60, 40 + t, 160 - t)])
+    tracks = trace_assign(m, 0.5, **BI_PARAMS)
+    assert len(tracks) == 1 and len(tracks[0]) >= 115
+
+
+def test_drop_duplicates():
+    f = np.arange(50)
+    a = Track(0, f, 10 + 0.5 * f)
+    b = Track(0, f[10:40], 10.8 + 0.5 * f[10:40])
+    c = Track(0, f, 40 + 0 * f)
+    out = drop_duplicates([b, a, c])
+    assert len(out) == 2
+    assert sorted(len(t) for t in out) == [50, 50]
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.7])
+def test_tracks_never_run_backwards(threshold):
+    rng = np.random.default_rng(3)
+    m = ridge_map([lambda t: 20 + t, lambda t: 140 - t, lambda t: 80 + 10 * np.sin(t / 9)])
+    m = np.clip(m + 0.2 * rng.random(m.shape, dtype=np.float32), 0, 1)
+    for tr in trace_assign(m, threshold, **BI_PARAMS):
+        assert np.all(np.diff(tr.frames) == 1)
