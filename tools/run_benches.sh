@@ -7,4 +7,4 @@ mkdir -p docs/bench
 $K bench --method baseline --json docs/bench/baseline.json > docs/bench/baseline.md
 $K bench --method kymotrace --mode auto --json docs/bench/kymotrace_auto.json > docs/bench/kymotrace_auto.md
 $K bench --method kymotrace --mode kind --json docs/bench/kymotrace_kind.json > docs/bench/kymotrace_kind.md
-$K bench --method kymotrace --mode kind --decision net --sets bi,bi_low_snr,bi_dense,realistic_bi,wide_bi_600x150 --json docs/bench/kymotrace_kind_net_bi.json > docs/bench/kymotrace_kind_net_bi.md
+$K bench --method kymotrace --mode kind --bi-method skeleton --decision net --sets bi,bi_low_snr,bi_dense,realistic_bi,wide_bi_600x150 --json docs/bench/kymotrace_kind_net_bi.json > docs/bench/kymotrace_kind_net_bi.md
