@@ -119,12 +119,22 @@ def get_method(name: str, **options) -> Method:
 
 
 def iter_set(spec: dict, limit: int | None = None) -> Iterator[tuple[int, object]]:
-    """Yield ``(seed, SynthKymograph)`` for each kymograph of one suite set."""
+    """Yield ``(seed, SynthKymograph)`` for each kymograph of one suite set.
+
+    Sets with ``"source": "movie"`` make a synthetic movie
+    (:func:`kymotrace.synth.movie.generate_movie`, with the set's knobs) and yield the kymograph
+    extracted along its path, with the ground truth in path coordinates.
+    """
     from .synth import generate
 
     n = spec["n"] if limit is None else min(limit, spec["n"])
     for i in range(n):
         seed = spec["seed"] + i
+        if spec.get("source") == "movie":  # a kymograph extracted from a synthetic movie along its path
+            from .synth.movie import bench_kymograph
+
+            yield seed, bench_kymograph(spec["kind"], seed, spec.get("knobs", {}))
+            continue
         yield seed, generate(spec["kind"], rng=np.random.default_rng(seed), **spec.get("knobs", {}))
 
 

@@ -18,10 +18,12 @@ from .errors import KymotraceError
 #: (name, one-line help) of every subcommand, in the order ``--help`` lists them
 SUBCOMMANDS = [
     ("analyze", "trace kymographs (files or folders) and write tracks, summaries, overlays, plots and ROIs"),
+    ("kymograph", "make kymographs from a time-lapse movie along a drawn path (polyline or ImageJ ROIs)"),
     ("demo", "trace a seeded example kymograph and score it against its ground truth"),
     ("synth", "write seeded synthetic kymographs with ground-truth tracks"),
     ("bench", "score a tracing method on the frozen synthetic benchmark suite"),
     ("train", "train a neural module on synthetic data"),
+    ("serve", "start the drag-and-drop web app on this machine (needs the web extra)"),
 ]
 
 

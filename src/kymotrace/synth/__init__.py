@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from .knobs import KNOB_DOCS, defaults, sample_knobs
 from .kymo import SynthKymograph, bidirectional, generate, measure_contrast, track_mask, unidirectional
+from .movie import SynthMovie, generate_movie
 
 __all__ = [
     "SynthKymograph",
@@ -34,4 +35,6 @@ __all__ = [
     "KNOB_DOCS",
     "measure_contrast",
     "track_mask",
+    "SynthMovie",
+    "generate_movie",
 ]
