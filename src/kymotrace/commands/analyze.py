@@ -41,6 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: up to 2)")
 
 
+def write_table(rows: list[dict], path: Path) -> None:
+    """Write one row per input (the union of the rows' keys as columns), atomically."""
+    import csv
+
+    from ..fileutil import atomic_open
+
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    with atomic_open(path) as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+
+
 def _collect(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     files, missing = [], []
     for s in inputs:
@@ -110,12 +126,9 @@ def _one(path: str, stem: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import csv
-
     from tqdm import tqdm
 
     from ..errors import OptionError
-    from ..fileutil import atomic_open
 
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise OptionError(f"--threshold must be between 0 and 1 (exclusive), got {args.threshold}; the paper's default is 0.2")
@@ -178,14 +191,7 @@ def run(args: argparse.Namespace) -> int:
             ex.shutdown()
     finally:
         bar.close()
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with atomic_open(out / "kymographs.csv") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow(r)
+    write_table(rows, out / "kymographs.csv")
     failed = [r for r in rows if r["status"] != "ok"]
     ok = len(rows) - len(failed)
     print(f"analysed {ok} of {len(rows)} input(s); outputs in {out}/ (table: {out / 'kymographs.csv'})")

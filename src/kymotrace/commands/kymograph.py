@@ -132,10 +132,7 @@ def _analyze_into(folder: Path, stem: str, analyze_args: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import csv
-
     from ..errors import InputError, KymotraceError, OptionError
-    from ..fileutil import atomic_open
     from ..movie import Movie, _prepare, parse_path, read_roi_paths
 
     if args.width is not None and args.width < 1:
@@ -206,14 +203,9 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  analysed: {res['n_tracks']} tracks ({res['mode']}) in {folder}/")
             rows.append(row)
     if args.analyze:
-        cols: list[str] = []
-        for r in rows:
-            cols += [k for k in r if k not in cols]
-        with atomic_open(out / "kymographs.csv") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols)
-            w.writeheader()
-            for r in rows:
-                w.writerow(r)
+        from .analyze import write_table
+
+        write_table(rows, out / "kymographs.csv")
     failed = [r for r in rows if r["status"] != "ok"]
     if not jobs and not failed:
         raise KymotraceError("nothing to do: no path")

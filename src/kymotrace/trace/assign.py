@@ -106,6 +106,11 @@ class _Track:
         self.x = [x]
         self.h = [h]
 
+    def add(self, t: int, x: float, h: float) -> None:
+        self.t.append(t)
+        self.x.append(x)
+        self.h.append(h)
+
     def velocity(self, n: int) -> float:
         if len(self.t) < 2:
             return 0.0
@@ -175,9 +180,7 @@ def trace_assign(
             got = np.zeros(n, bool)
             for i, j in zip(ri, ci):
                 if j < m and cost[i, j] < big:
-                    active[i].t.append(t)
-                    active[i].x.append(float(xs[j]))
-                    active[i].h.append(float(hs[j]))
+                    active[i].add(t, float(xs[j]), float(hs[j]))
                     used[j] = True
                     got[i] = True
             if share > 0:
@@ -187,9 +190,7 @@ def trace_assign(
                     row = np.where(used, cost[i, :m], np.inf)
                     j = int(np.argmin(row))
                     if row[j] <= share:
-                        active[i].t.append(t)
-                        active[i].x.append(float(xs[j]))
-                        active[i].h.append(float(hs[j]))
+                        active[i].add(t, float(xs[j]), float(hs[j]))
         for j in np.flatnonzero(~used):
             active.append(_Track(t, float(xs[j]), float(hs[j])))
     finished += active
