@@ -47,3 +47,14 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
     with atomic_path(path) as tmp:
         with open(tmp, mode, **kwargs) as fh:
             yield fh
+
+
+def make_writable_dir(path: str | os.PathLike) -> Path:
+    """Create folder ``path`` (and its parents) if needed and check that a file can be written in
+    it; raises :class:`OSError` otherwise."""
+    d = Path(path)
+    d.mkdir(parents=True, exist_ok=True)
+    probe = d / f".kymotrace-write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+    return d

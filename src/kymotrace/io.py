@@ -220,17 +220,11 @@ def read_kymograph(
     axes, invert = _check_options(axes, invert, channel, pixel_size, frame_interval)
     p = Path(path)
     name = str(p)
-    if not p.exists():
-        raise InputError(f"{name}: file not found; check the path and the working directory")
-    if p.is_dir():
-        raise InputError(f"{name}: is a folder, not an image file; give the path of one kymograph image")
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(32)
-    except OSError as exc:
-        raise InputError(f"{name}: cannot open the file ({exc.strerror}); check its permissions") from exc
-    if not head:
-        raise InputError(f"{name}: the file is empty (0 bytes); it is not an image: re-export the kymograph")
+    head = read_head(
+        p, 32, name,
+        folder="is a folder, not an image file; give the path of one kymograph image",
+        empty="it is not an image: re-export the kymograph",
+    )
     notes = _Notes()
     lossy = False
     if head[:4] in _TIFF_MAGIC:
@@ -280,6 +274,24 @@ def as_kymograph(
     plane = _to_plane(arr, labels, alpha, channel, name, notes, kind="array")
     return _finish(plane, name, None, str(arr.dtype), axes, invert, {}, pixel_size,
                    frame_interval, notes)
+
+
+def read_head(p: Path, n: int, name: str, *, folder: str, empty: str) -> bytes:
+    """The first ``n`` bytes of file ``p``, or an :class:`InputError` naming ``name`` when it is
+    missing, a folder (``folder`` says what to give instead), unreadable, or empty (``empty`` says
+    what to do)."""
+    if not p.exists():
+        raise InputError(f"{name}: file not found; check the path and the working directory")
+    if p.is_dir():
+        raise InputError(f"{name}: {folder}")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(n)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot open the file ({exc.strerror}); check its permissions") from exc
+    if not head:
+        raise InputError(f"{name}: the file is empty (0 bytes); {empty}")
+    return head
 
 
 def check_kymograph_array(array, name: str = "array") -> np.ndarray:

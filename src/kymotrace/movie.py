@@ -203,20 +203,14 @@ class Movie:
     def _open_tiff(self, p: Path) -> None:
         import tifffile
 
-        from .io import _quiet_ome, _tiff_calibration
+        from .io import _quiet_ome, _tiff_calibration, read_head
 
         name = self.name
-        if not p.exists():
-            raise InputError(f"{name}: file not found; check the path and the working directory")
-        if p.is_dir():
-            raise InputError(f"{name}: is a folder, not a movie file; give the path of one TIFF stack")
-        try:
-            with open(p, "rb") as fh:
-                head = fh.read(4)
-        except OSError as exc:
-            raise InputError(f"{name}: cannot open the file ({exc.strerror}); check its permissions") from exc
-        if not head:
-            raise InputError(f"{name}: the file is empty (0 bytes); it is not a movie: re-export it")
+        head = read_head(
+            p, 4, name,
+            folder="is a folder, not a movie file; give the path of one TIFF stack",
+            empty="it is not a movie: re-export it",
+        )
         if head not in _TIFF_MAGIC:
             raise InputError(f"{name}: not a TIFF file; kymotrace reads movies as TIFF stacks (in Fiji: "
                              "File > Save As > Tiff...)")

@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..errors import OptionError
+    from ..fileutil import make_writable_dir
 
     if args.threshold is not None and not 0 < args.threshold < 1:
         raise OptionError(f"--threshold must be between 0 and 1 (exclusive), got {args.threshold}; the paper's default is 0.2")
@@ -143,10 +144,7 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--workers must be at least 1, got {args.workers}")
     out = Path(args.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".kymotrace-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        make_writable_dir(out)
     except OSError as exc:
         raise OptionError(f"cannot write to output folder {out}: {exc.strerror or exc}; choose a writable --out") from None
 

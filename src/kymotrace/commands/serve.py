@@ -39,15 +39,13 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--job-ttl must be a positive number of minutes, got {args.job_ttl}")
 
     if args.data_dir is not None:
-        import os
         from pathlib import Path
+
+        from ..fileutil import make_writable_dir
 
         d = Path(args.data_dir)
         try:
-            d.mkdir(parents=True, exist_ok=True)
-            probe = d / f".kymotrace-write-test-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            make_writable_dir(d)
         except OSError as exc:
             raise OptionError(f"cannot write to --data-dir {d}: {exc.strerror or exc}; choose a writable folder") from None
 

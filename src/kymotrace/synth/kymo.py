@@ -139,6 +139,16 @@ def _points(tracks: list[Track], k: dict, rng: np.random.Generator):
     return np.concatenate(rows), np.concatenate(pos), np.concatenate(amp), np.concatenate(fwhm)
 
 
+def draw_tracks(kind: str, k: dict, rng: np.random.Generator, derived: dict) -> list[Track]:
+    """The ground-truth tracks of one synthetic kymograph or movie: motion, minimum length, gaps,
+    and tracks hidden under another removed. Both generators draw them here, in the same order, so
+    a movie and a rendered kymograph of the same kind, knobs and seed share their ground truth."""
+    paths = motion.uni_paths(k, rng, derived) if kind == "uni" else motion.bi_paths(k, rng, derived)
+    paths = [p for p in paths if len(p) >= k["min_len"]]
+    motion.add_gaps(paths, k, rng)
+    return motion.drop_hidden(paths, k["frames"], k["hide_dist"])
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(a): _jsonable(b) for a, b in v.items()}
@@ -185,10 +195,7 @@ def generate(kind: str, *, rng: "np.random.Generator | int | None" = None, **kno
     T, W = k["frames"], k["width"]
 
     # motion and ground truth ----------------------------------------------------------------
-    paths = motion.uni_paths(k, rng, derived) if kind == "uni" else motion.bi_paths(k, rng, derived)
-    paths = [p for p in paths if len(p) >= k["min_len"]]
-    motion.add_gaps(paths, k, rng)
-    paths = motion.drop_hidden(paths, T, k["hide_dist"])
+    paths = draw_tracks(kind, k, rng, derived)
 
     # particle signal, calibrated to cnr on track pixels ----------------------------------------
     rows, pos, amp, fwhm = _points(paths, k, rng)

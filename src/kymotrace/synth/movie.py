@@ -57,7 +57,7 @@ from ..errors import OptionError
 from ..track import Track, renumber
 from . import motion, noise, render
 from .knobs import resolve_knobs
-from .kymo import SynthKymograph, _jsonable, _points, track_mask
+from .kymo import SynthKymograph, _jsonable, _points, draw_tracks, track_mask
 
 __all__ = ["MOVIE_KNOBS", "MOVIE_KNOB_DOCS", "SynthMovie", "generate_movie", "bench_kymograph"]
 
@@ -261,10 +261,7 @@ def generate_movie(kind: str, *, rng: "np.random.Generator | int | None" = None,
     T, n_cols = k["frames"], k["width"]
 
     # motion and ground truth: the same draws, in the same order, as synth.generate ---------------
-    paths = motion.uni_paths(k, rng, derived) if kind == "uni" else motion.bi_paths(k, rng, derived)
-    paths = [p for p in paths if len(p) >= k["min_len"]]
-    motion.add_gaps(paths, k, rng)
-    paths = motion.drop_hidden(paths, T, k["hide_dist"])
+    paths = draw_tracks(kind, k, rng, derived)
     rows, pos, amp, fwhm = _points(paths, k, rng)
     visible = [int(tr.visible.sum()) for tr in paths]
     nsub = rows.size // max(1, sum(visible))
