@@ -56,8 +56,13 @@ def test_analyze_uni_and_auto(tiny_models, kymo):
     assert res.settings["tracer"] == "assign"
     auto = analyze(kymo.image, mode="auto", bi_method="skeleton", decision="net", model=tiny_models)
     assert auto.mode in ("uni", "bi")
-    assert 0.5 <= auto.mode_confidence <= 1.0
-    assert auto.settings["classifier"]["p_uni"] + auto.settings["classifier"]["p_bi"] == pytest.approx(1.0)
+    c = auto.settings["classifier"]
+    assert c["p_uni"] + c["p_bi"] == pytest.approx(1.0)
+    # the mode follows the classifier model's threshold on p(bi); the confidence is the chosen
+    # class's probability
+    assert auto.mode == ("bi" if c["p_bi"] >= c["threshold_p_bi"] else "uni")
+    assert auto.mode_confidence == pytest.approx(c["p_bi"] if auto.mode == "bi" else c["p_uni"])
+    assert c["flips"] is True
 
 
 @pytest.mark.parametrize(

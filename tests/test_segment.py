@@ -273,6 +273,17 @@ def test_classify(kymo):
     assert sum(classify(net, np.zeros((5, 5)))) == pytest.approx(1.0)
 
 
+
+def test_classify_flips_average_the_mirror_images(kymo):
+    net = tiny("classifier")
+    views = [kymo, kymo[:, ::-1], kymo[::-1], kymo[::-1, ::-1]]
+    singles = [classify(net, np.ascontiguousarray(v)) for v in views]
+    avg = classify(net, kymo, flips=True)
+    assert avg.bi == pytest.approx(np.mean([q.bi for q in singles]), abs=1e-5)
+    assert avg.uni + avg.bi == pytest.approx(1.0, abs=1e-6)
+    # a mirrored kymograph gets the same averaged answer
+    assert classify(net, np.ascontiguousarray(kymo[::-1]), flips=True).bi == pytest.approx(avg.bi, abs=1e-5)
+
 def test_loaded_models_are_accepted(tmp_path, kymo):
     net = tiny("bi")
     path = tmp_path / "bi.pt"

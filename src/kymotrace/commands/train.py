@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="offset inside the training seed range")
     parser.add_argument("--base", type=int, default=None, help="U-Net width (channels at the first level)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
-    parser.add_argument("--style", choices=["varied", "paper"], default="varied", help="synthetic data variety")
+    parser.add_argument("--style", choices=["varied", "varied+static", "paper"], default="varied", help="synthetic data variety")
     parser.add_argument(
         "--export", metavar="NAME", default=None,
         help="instead of training: tune the threshold on validation data and write the best checkpoint as a shipped model NAME",

@@ -45,6 +45,8 @@ _COMMON: dict[str, Any] = {
     "gradient": 0.0,
     "bands": 0.0,
     "n_bands": (1, 4),
+    "static": 0.0,
+    "static_brightness": (0.3, 1.5),
     "blur": 0.0,
     "motion_blur": 0.0,
     "psf": "gaussian",
@@ -110,6 +112,9 @@ KNOB_DOCS: dict[str, str] = {
     "gradient": "relative amplitude of smooth background gradients (0 = flat)",
     "bands": "peak amplitude of static wide vertical bands, relative to the track contrast",
     "n_bands": "number of bands (range per kymograph)",
+    "static": "immobile spots per 300 px drawn into the background, *not* tracks (vertical lines "
+              "from stuck particles, dirt or camera columns, as in many real unidirectional kymographs)",
+    "static_brightness": "immobile spots' peak brightness relative to a track's (range per spot)",
     "blur": "extra Gaussian blur sigma (px) of the noise-free image, in t and x",
     "motion_blur": "fraction of the frame interval the exposure lasts (smears fast particles)",
     "psf": "'gaussian', 'airy' (side lobes) or 'lorentzian' (long tails)",
@@ -214,9 +219,10 @@ def resolve_knobs(kind: str, knobs: dict[str, Any]) -> dict[str, Any]:
               "defocus": (0.0, 10.0, False), "brightness_spread": (0.0, 3.0, False),
               "lifetime": (0.0, 1e9, True), "vel_noise_corr": (0.0, 0.95, False),
               "gap_rate": (0.0, 0.5, False), "gap_mean": (0.0, 1000.0, True), "hide_dist": (0.0, 100.0, False),
-              "speed_spread": (0.0, 1.0, False), "p_moving": (0.0, 1.0, False)}
+              "speed_spread": (0.0, 1.0, False), "p_moving": (0.0, 1.0, False), "static": (0.0, 1000.0, False)}
     ranges = {"size": (0.3, 200.0), "speed": (0.0, 100.0), "vel_noise": (0.0, 20.0),
-              "p_switch": (0.0, 1.0), "p_flip": (0.0, 1.0), "n_bands": (0.0, 100.0)}
+              "p_switch": (0.0, 1.0), "p_flip": (0.0, 1.0), "n_bands": (0.0, 100.0),
+              "static_brightness": (0.0, 100.0)}
     for name, val in k.items():
         if name in ints:
             out[name] = _num(name, val, *ints[name], integer=True)
@@ -263,7 +269,7 @@ def sample_knobs(kind: str, rng: np.random.Generator | int | None, style: str = 
     ----------
     kind : {'uni', 'bi'}
     rng : numpy Generator, int seed or None
-    style : {'varied', 'paper'}
+    style : {'varied', 'varied+static', 'paper'}
         'paper': the paper's training set-up (bi with 30 tracks); all remaining variety comes from
         the generator's own per-kymograph draws. 'varied': broad, realistic ranges of every knob
         (size, density, contrast, correlated noise, flicker, camera, PSF, bleaching, blinking,
@@ -280,8 +286,15 @@ def sample_knobs(kind: str, rng: np.random.Generator | int | None, style: str = 
     rng = np.random.default_rng(rng)
     if style == "paper":
         return {} if kind == "uni" else {"n_tracks": 30}
+    if style == "varied+static":
+        # 'varied', and in 40 % of kymographs of either kind, immobile spots drawn into the
+        # background (the same chance and range for both kinds, so immobile lines tell no kind apart)
+        k = sample_knobs(kind, rng, style="varied")
+        if rng.random() < 0.4:
+            k["static"] = round(_logu(rng, 0.5, 12.0), 3)
+        return k
     if style != "varied":
-        raise OptionError(f"unknown knob style {style!r}; use 'varied' or 'paper'")
+        raise OptionError(f"unknown knob style {style!r}; use 'varied', 'varied+static' or 'paper'")
     k: dict[str, Any] = {}
     # shared appearance ------------------------------------------------------------------------
     w = int(round(_logu(rng, 64, 512)))

@@ -139,6 +139,32 @@ def _points(tracks: list[Track], k: dict, rng: np.random.Generator):
     return np.concatenate(rows), np.concatenate(pos), np.concatenate(amp), np.concatenate(fwhm)
 
 
+def _static_lines(rng: np.random.Generator, k: dict, shape: tuple[int, int], derived: dict) -> np.ndarray:
+    """Unit-scale image of immobile spots: vertical lines at fixed positions (a slight sub-pixel
+    wobble), present for all frames or a long stretch, with the kymograph's PSF and particle sizes.
+    Their brightness is relative to a track's unit amplitude, so ``* scale`` matches the tracks."""
+    T, W = shape
+    n = int(rng.poisson(k["static"] * W / 300.0))
+    derived["n_static"] = n
+    size = k["size"] if isinstance(k["size"], (list, tuple)) else (k["size"], k["size"])
+    rows, pos, amp, fwhm = [], [], [], []
+    for _ in range(n):
+        if rng.random() < 0.6:
+            t0, t1 = 0, T
+        else:
+            length = int(rng.uniform(0.2, 1.0) * T)
+            t0 = int(rng.integers(0, T - length + 1))
+            t1 = t0 + max(length, 1)
+        f = np.arange(t0, t1)
+        rows.append(f)
+        pos.append(rng.uniform(0, W - 1) + 0.15 * rng.standard_normal(f.size))
+        amp.append(np.full(f.size, motion.draw(rng, k["static_brightness"])))
+        fwhm.append(np.full(f.size, motion.draw(rng, size)))
+    if not rows:
+        return np.zeros(shape)
+    return render.render_points(shape, np.concatenate(rows), np.concatenate(pos), np.concatenate(amp), np.concatenate(fwhm), k["psf"])
+
+
 def draw_tracks(kind: str, k: dict, rng: np.random.Generator, derived: dict) -> list[Track]:
     """The ground-truth tracks of one synthetic kymograph or movie: motion, minimum length, gaps,
     and tracks hidden under another removed. Both generators draw them here, in the same order, so
@@ -217,6 +243,11 @@ def generate(kind: str, *, rng: "np.random.Generator | int | None" = None, **kno
         prof = render.band_profile(rng, W, nb, size_range) * k["bands"] * contrast
         bg = np.clip(bg + (prof - prof.mean())[None, :], 0.0, None)
         derived["n_bands"] = nb
+
+    # immobile spots: static lines in the background, not tracks (drawn only when asked, so
+    # kymographs without them keep their random stream) ------------------------------------------
+    if k["static"] > 0:
+        bg = bg + _static_lines(rng, k, (T, W), derived) * scale
 
     # noise, camera, output ----------------------------------------------------------------------
     x = noise.add_noise(rng, bg + signal, k, background, contrast, derived)

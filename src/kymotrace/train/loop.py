@@ -142,7 +142,7 @@ def validate(net, cfg: TrainConfig, device, items=None, threshold: float = 0.2) 
             from .data import classifier_batch
 
             rng = np.random.default_rng(seeds.VALIDATION.start + 900_000)
-            x, y = classifier_batch(rng, 96 if items is None else items)
+            x, y = classifier_batch(rng, 96 if items is None else items, cfg.style)
             with torch.inference_mode():
                 p = torch.softmax(net(torch.from_numpy(x).to(device)), 1)[:, 1].cpu().numpy()
             acc = float(((p > 0.5).astype(int) == y).mean())
