@@ -222,7 +222,8 @@ def analyze(
         How tracks are read from the bidirectional map: detection and global assignment (default)
         or the paper's skeleton walk with a decider at branches and gaps (``decision``).
     link : bool
-        Join track pieces separated by gaps of up to 6 frames when their motion agrees
+        Join track pieces separated by gaps (up to 6 frames; 16 for unidirectional tracks from the
+        assignment tracer) when their motion agrees
         (:func:`kymotrace.trace.link.link_gaps`).
     invert, axes, channel, pixel_size, frame_interval
         Input handling, as :func:`kymotrace.io.read_kymograph`.
@@ -307,9 +308,11 @@ def analyze(
         tracks = trace_bi(skel, prob=prob[0], image=norm, decider=decider)
         tracks = [t for t in tracks if len(t) >= min_frames]
     if link:
+        from .trace.assign import BI_LINK, UNI_LINK
         from .trace.link import link_gaps
 
-        tracks = link_gaps(tracks)
+        assigned = (uni_method if mode == "uni" else bi_method) == "assign"
+        tracks = link_gaps(tracks, **((UNI_LINK if mode == "uni" else BI_LINK) if assigned else {}))
     settings["link_gaps"] = bool(link)
     if refine:
         tracks = [refine_positions(norm, t) for t in tracks]
