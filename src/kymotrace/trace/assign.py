@@ -65,7 +65,7 @@ __all__ = ["detect_rows", "trace_assign", "drop_duplicates", "UNI_PARAMS", "BI_P
 
 #: settings measured best on validation seeds (see the module notes), per kind of kymograph
 BI_PARAMS = dict(gate=3.5, free_cost=0.6, share=0.5, max_gap=6)
-UNI_PARAMS = dict(gate=3.5, free_cost=1.0, share=0.5, max_gap=10, velocity_frames=12, min_detections=4)
+UNI_PARAMS = dict(gate=3.5, free_cost=1.0, share=0.5, max_gap=9, velocity_frames=12, min_detections=4)
 #: :func:`kymotrace.trace.link.link_gaps` settings per kind (unidirectional tracks are straight, so
 #: a collinear end and start may be joined across a longer gap, e.g. where a crossing track hid it)
 BI_LINK: dict = {}
