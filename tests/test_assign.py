@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kymotrace.track import Track
-from kymotrace.trace.assign import BI_PARAMS, UNI_PARAMS, detect_rows, drop_duplicates, trace_assign
+from kymotrace.trace.assign import BI_PARAMS, UNI_PARAMS, detect_rows, drop_duplicates, drop_stationary, trace_assign
 
 
 def ridge_map(paths, shape=(120, 160), sigma=1.2, gaps=()):
@@ -75,3 +75,14 @@ def test_tracks_never_run_backwards(threshold):
     m = np.clip(m + 0.2 * rng.random(m.shape, dtype=np.float32), 0, 1)
     for tr in trace_assign(m, threshold, **BI_PARAMS):
         assert np.all(np.diff(tr.frames) == 1)
+
+
+def test_drop_stationary_keeps_movers_and_short_pieces():
+    f = np.arange(100)
+    still = Track(1, f, 40.0 + 0.3 * np.sin(f))  # immobile, with a little wobble
+    slow = Track(2, f, 10.0 + 0.3 * f)  # the slowest trained unidirectional speed
+    short = Track(3, np.arange(10), np.full(10, 70.0))  # too short to judge
+    kept = drop_stationary([still, slow, short])
+    assert len(kept) == 2
+    assert sorted(round(float(t.positions[0])) for t in kept) == [10, 70]
+    assert [t.track_id for t in kept] == [1, 2]

@@ -272,9 +272,10 @@ def analyze(
     if mode == "uni":
         maps = {"positive": prob[0], "negative": prob[1]}
         if uni_method == "assign":
-            from .trace.assign import UNI_PARAMS, drop_duplicates, trace_assign
+            from .trace.assign import UNI_PARAMS, drop_duplicates, drop_stationary, trace_assign
 
             tracks = drop_duplicates(trace_assign(prob[0], thr, **UNI_PARAMS) + trace_assign(prob[1], thr, **UNI_PARAMS))
+            tracks = drop_stationary(tracks)  # immobile spots are no unidirectional movers
             tracks = [t for t in tracks if len(t) >= min_frames and len(t) >= min_size]
         else:
             tracks = trace_uni(prob[0], prob[1], thr, min_size=min_size, min_frames=min_frames, method=uni_method)

@@ -61,7 +61,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..track import Track, renumber
 
-__all__ = ["detect_rows", "trace_assign", "drop_duplicates", "UNI_PARAMS", "BI_PARAMS", "UNI_LINK", "BI_LINK"]
+__all__ = ["detect_rows", "trace_assign", "drop_duplicates", "UNI_PARAMS", "BI_PARAMS", "UNI_LINK", "BI_LINK", "drop_stationary"]
 
 #: settings measured best on validation seeds (see the module notes), per kind of kymograph
 BI_PARAMS = dict(gate=3.5, free_cost=0.6, share=0.5, max_gap=6)
@@ -238,3 +238,19 @@ def drop_duplicates(tracks: list[Track], *, distance: float = 2.0, fraction: flo
         if not dup:
             kept.append(tr)
     return renumber(kept)
+
+
+def drop_stationary(tracks: list[Track], *, min_speed: float = 0.05, min_frames: int = 20) -> list[Track]:
+    """Drop tracks of at least ``min_frames`` frames whose start-to-end speed is below
+    ``min_speed`` px/frame: in a unidirectional kymograph these are immobile spots (stuck particles,
+    dirt, camera columns), not movers. The unidirectional segmenter never saw such vertical lines in
+    training and marks some of them; on validation kymographs with immobile spots (seeds
+    55,760,000 on, 16 kymographs) this raised track F1 from 0.862 to 0.897 and left five other
+    unidirectional validation sets unchanged (the slowest trained movers run at 0.3 px/frame)."""
+    keep = []
+    for tr in tracks:
+        n = len(tr)
+        if n >= min_frames and abs(float(tr.positions[-1] - tr.positions[0])) < min_speed * (n - 1):
+            continue
+        keep.append(tr)
+    return renumber(keep)
