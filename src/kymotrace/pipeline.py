@@ -222,8 +222,7 @@ def analyze(
         How tracks are read from the bidirectional map: detection and global assignment (default)
         or the paper's skeleton walk with a decider at branches and gaps (``decision``).
     link : bool
-        Join track pieces separated by gaps (up to 6 frames; 16 for unidirectional tracks from the
-        assignment tracer) when their motion agrees
+        Join track pieces separated by gaps of up to 6 frames when their motion agrees
         (:func:`kymotrace.trace.link.link_gaps`).
     invert, axes, channel, pixel_size, frame_interval
         Input handling, as :func:`kymotrace.io.read_kymograph`.
