@@ -59,3 +59,11 @@ def test_bench_cli_writes_json(tmp_path, capsys):
     assert data["suite_sha256"] == suite_hash()
     assert data["medians"]["uni"]["n"] == 1
     assert "| uni | 1 |" in capsys.readouterr().out
+
+
+def test_bench_cli_rejects_a_bad_threshold(capsys):
+    from kymotrace.cli import main
+
+    assert main(["bench", "--sets", "uni", "--limit", "1", "--threshold", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--threshold must be between 0 and 1 (exclusive), got 1.5" in err and "Traceback" not in err

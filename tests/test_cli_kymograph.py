@@ -96,6 +96,7 @@ def test_all_channels(movie_file, tmp_path):
     (["--path", "2,5 10,x"], "not a pair of numbers"),
     (["--path", "2,5 10,5", "--channel", "3"], "channel=3 does not exist; this movie has 1 channel"),
     (["--path", "2,5 10,5", "--threshold", "0.5"], "apply with --analyze only"),
+    (["--path", "2,5 10,5", "--analyze", "--threshold", "1.5"], "--threshold must be between 0 and 1 (exclusive), got 1.5"),
 ])
 def test_bad_options_exit_2_without_output(movie_file, tmp_path, capsys, args, message):
     p, _, _ = movie_file

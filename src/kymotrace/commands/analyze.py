@@ -57,6 +57,14 @@ def write_table(rows: list[dict], path: Path) -> None:
             w.writerow(r)
 
 
+def check_threshold(value: float | None) -> None:
+    """The ``--threshold`` check shared by analyze, kymograph and bench."""
+    from ..errors import OptionError
+
+    if value is not None and not 0 < value < 1:
+        raise OptionError(f"--threshold must be between 0 and 1 (exclusive), got {value}; the paper's default is 0.2")
+
+
 def _collect(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     files, missing = [], []
     for s in inputs:
@@ -131,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import OptionError
     from ..fileutil import make_writable_dir
 
-    if args.threshold is not None and not 0 < args.threshold < 1:
-        raise OptionError(f"--threshold must be between 0 and 1 (exclusive), got {args.threshold}; the paper's default is 0.2")
+    check_threshold(args.threshold)
     for name in ("min_size", "min_frames"):
         if getattr(args, name) < 1:
             raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")

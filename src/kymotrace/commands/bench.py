@@ -39,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ..bench import format_table, run_bench, suite_hash, write_json
     from ..errors import OptionError
+    from .analyze import check_threshold
 
     if args.limit is not None and args.limit < 1:
         raise OptionError(f"--limit must be at least 1, got {args.limit}")
-    if args.threshold is not None and not 0 < args.threshold < 1:
-        raise OptionError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    check_threshold(args.threshold)
     sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
     opts = {}
     if args.method == "kymotrace":

@@ -134,11 +134,11 @@ def _analyze_into(folder: Path, stem: str, analyze_args: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError, KymotraceError, OptionError
     from ..movie import Movie, _prepare, parse_path, read_roi_paths
+    from .analyze import check_threshold
 
     if args.width is not None and args.width < 1:
         raise OptionError(f"--width must be at least 1 px, got {args.width}")
-    if args.threshold is not None and not 0 < args.threshold < 1:
-        raise OptionError(f"--threshold must be between 0 and 1 (exclusive), got {args.threshold}")
+    check_threshold(args.threshold)
     if not args.analyze and (args.threshold is not None or args.model or args.mode != "auto"):
         raise OptionError("--mode, --threshold and --model apply with --analyze only")
     z = _z(args.z)
