@@ -291,6 +291,10 @@ def test_bad_input_errors(tmp_path, movie):
             make_kymograph(movie, "3,5 10,5", width=bad)
     with pytest.raises(OptionError, match="reduce"):
         make_kymograph(movie, "3,5 10,5", reduce="median")
+    with pytest.raises(OptionError, match=r"pixel_size=-1 is not allowed; give a positive number in µm/px, or leave it unset to use the movie's metadata"):
+        make_kymograph(movie, "3,5 10,5", pixel_size=-1)
+    with pytest.raises(OptionError, match=r"frame_interval='x' is not allowed; give a positive number in s/frame"):
+        make_kymograph(movie, "3,5 10,5", frame_interval="x")
     with pytest.raises(OptionError, match="not an x,y pair"):
         parse_path("3,5 10")
     with pytest.raises(InputError, match="single 2-D image.*kymotrace analyze"):

@@ -429,6 +429,13 @@ def _check_options(axes, invert, channel, pixel_size, frame_interval) -> tuple[s
                                 or channel < 0):
         raise OptionError(f"channel={channel!r} is not allowed; use a 0-based channel index "
                           "(0 = red/first channel) or leave it unset for grey images")
+    check_calibration(pixel_size, frame_interval, source="file")
+    return axes.upper(), inv
+
+
+def check_calibration(pixel_size, frame_interval, *, source: str) -> None:
+    """Refuse a user calibration that is not a positive finite number; ``source`` names where the
+    metadata would come from instead ("file" for kymographs, "movie" for movies)."""
     for label, value, unit in (("pixel_size", pixel_size, "µm/px"), ("frame_interval", frame_interval, "s/frame")):
         if value is None:
             continue
@@ -438,8 +445,7 @@ def _check_options(axes, invert, channel, pixel_size, frame_interval) -> tuple[s
             v = float("nan")
         if not (math.isfinite(v) and v > 0):
             raise OptionError(f"{label}={value!r} is not allowed; give a positive number in {unit}, "
-                              "or leave it unset to use the file's metadata")
-    return axes.upper(), inv
+                              f"or leave it unset to use the {source}'s metadata")
 
 
 def _as_numeric(array, name: str) -> np.ndarray:

@@ -63,7 +63,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import InputError, OptionError
-from .io import Calibration, Kymograph, _Notes
+from .io import Calibration, Kymograph, _Notes, check_calibration
 
 __all__ = [
     "REDUCE",
@@ -833,15 +833,7 @@ class MovieKymograph(Kymograph):
 
 
 def _calibration(movie: Movie, pixel_size, frame_interval, notes: _Notes) -> Calibration:
-    for label, value, unit in (("pixel_size", pixel_size, "µm/px"), ("frame_interval", frame_interval, "s/frame")):
-        if value is not None:
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                v = float("nan")
-            if not (math.isfinite(v) and v > 0):
-                raise OptionError(f"{label}={value!r} is not allowed; give a positive number in {unit}, or leave "
-                                  "it unset to use the movie's metadata")
+    check_calibration(pixel_size, frame_interval, source="movie")
     px, px_src = movie.pixel_size, "file" if movie.pixel_size is not None else "none"
     fi, fi_src = movie.frame_interval, "file" if movie.frame_interval is not None else "none"
     if pixel_size is not None:
