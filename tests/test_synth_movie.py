@@ -76,6 +76,8 @@ def test_bad_knobs():
         generate_movie("uni", rng=SEED, wobble=3)
     with pytest.raises(OptionError, match="outside"):
         generate_movie("uni", rng=SEED, outside=2.0)
+    with pytest.raises(OptionError, match=r"knob static: immobile spots are drawn by the kymograph generator only"):
+        generate_movie("uni", rng=SEED, static=3)
 
 
 def test_bench_movie_set_yields_extracted_kymographs():

@@ -133,6 +133,9 @@ def _movie_knobs(knobs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     for key, val in knobs.items():
         if key == "width":
             raise OptionError("knob width: a movie's kymograph width is set by length= (columns along the path)")
+        if key in ("static", "static_brightness"):
+            raise OptionError(f"knob {key}: immobile spots are drawn by the kymograph generator only "
+                              "(kymotrace.synth.generate); movies have bands= for static structures")
         if key in mk:
             mk[key] = val
         else:
