@@ -252,9 +252,9 @@ def analyze(
         if models.classifier is None:
             raise KymotraceError("no classifier model is available, so mode='auto' cannot choose: pass mode='uni' or mode='bi'")
         p = classify(models.classifier, img, device=device, flips=True)
-        # the classifier model's tuned threshold on p(bi): a bidirectional kymograph traced as
-        # unidirectional loses more than the reverse (validation F1 in the model card)
-        cut = float(getattr(models.classifier, "threshold", 0.5) or 0.5)
+        # the classifier model's threshold on p(bi) (0.5 for the shipped one: pipeline F1 on
+        # validation kymographs was the same from 0.2 to 0.6; see its model card)
+        cut = float(models.classifier.threshold)
         mode = "bi" if p.bi >= cut else "uni"
         mode_conf = float(p.bi if mode == "bi" else p.uni)
         settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi, "threshold_p_bi": cut, "flips": True}
@@ -308,11 +308,9 @@ def analyze(
         tracks = trace_bi(skel, prob=prob[0], image=norm, decider=decider)
         tracks = [t for t in tracks if len(t) >= min_frames]
     if link:
-        from .trace.assign import BI_LINK, UNI_LINK
         from .trace.link import link_gaps
 
-        assigned = (uni_method if mode == "uni" else bi_method) == "assign"
-        tracks = link_gaps(tracks, **((UNI_LINK if mode == "uni" else BI_LINK) if assigned else {}))
+        tracks = link_gaps(tracks)
     settings["link_gaps"] = bool(link)
     if refine:
         tracks = [refine_positions(norm, t) for t in tracks]

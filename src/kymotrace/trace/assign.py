@@ -65,16 +65,11 @@ from scipy.optimize import linear_sum_assignment
 
 from ..track import Track, renumber
 
-__all__ = ["detect_rows", "trace_assign", "drop_duplicates", "UNI_PARAMS", "BI_PARAMS", "UNI_LINK", "BI_LINK", "drop_stationary"]
+__all__ = ["detect_rows", "trace_assign", "drop_duplicates", "UNI_PARAMS", "BI_PARAMS", "drop_stationary"]
 
 #: settings measured best on validation seeds (see the module notes), per kind of kymograph
 BI_PARAMS = dict(gate=3.5, free_cost=0.6, share=0.5, max_gap=6)
 UNI_PARAMS = dict(gate=3.5, free_cost=1.0, share=0.5, max_gap=8, velocity_frames=12, min_detections=4)
-#: :func:`kymotrace.trace.link.link_gaps` settings per kind (the defaults for both: linking
-#: collinear unidirectional pieces up to 16 frames apart raised crossings on bench-like validation
-#: sets but lowered F1 on the most varied one, and lengthened noise tracks on real EB1 kymographs)
-BI_LINK: dict = {}
-UNI_LINK: dict = {}
 
 
 def detect_rows(prob: np.ndarray, threshold: float, *, min_separation: float = 2.5, min_dip: float = 0.15) -> list[tuple[np.ndarray, np.ndarray]]:
