@@ -186,6 +186,10 @@ def test_static_spots_are_vertical_background_lines_not_tracks():
     for a, b in zip(plain.tracks, stat.tracks):
         assert np.array_equal(a.positions, b.positions)  # same ground truth: the spots are no tracks
     assert np.array_equal(plain.signal, stat.signal)
+    with pytest.raises(OptionError, match=r"knob static=-1: allowed values lie in \[0.0, 1000.0\]"):
+        unidirectional(rng=S0 + 32, static=-1)
+    with pytest.raises(OptionError, match=r"knob static_brightness=\[2, 1\]: expected finite numbers with lo <= hi"):
+        unidirectional(rng=S0 + 32, static=2, static_brightness=[2, 1])
     extra = stat.image.astype(float) - stat.signal
     col = extra.mean(axis=0)
     # the added light sits in a few narrow columns, and it is static (it does not move with time)
