@@ -86,3 +86,19 @@ def test_drop_stationary_keeps_movers_and_short_pieces():
     assert len(kept) == 2
     assert sorted(round(float(t.positions[0])) for t in kept) == [10, 70]
     assert [t.track_id for t in kept] == [1, 2]
+
+
+def test_direction_forbids_steps_back_on_a_slope_map():
+    # a positive-slope mover and, 5 px behind its path, a short burst of detections (noise a
+    # real slope map shows): with direction=+1 the track may not hop back onto them
+    m = ridge_map([lambda t: 20 + 1.0 * t], shape=(80, 160))
+    m[40:44] = 0  # a gap: the coasting track's gate is wide here
+    bump = ridge_map([lambda t: 20 + 1.0 * t - 6.0], shape=(80, 160))
+    m[40:44] = np.maximum(m[40:44], bump[40:44])
+    free = trace_assign(m, 0.5, **UNI_PARAMS)
+    one_way = trace_assign(m, 0.5, direction=1, **UNI_PARAMS)
+    # both read one long track; only the constrained one never moves left by more than 1 px/frame
+    assert max(len(t) for t in one_way) >= 75
+    for tr in one_way:
+        assert np.all(np.diff(tr.positions) >= -1.0 - 1e-6)
+    assert any(np.any(np.diff(t.positions) < -1.0) for t in free)

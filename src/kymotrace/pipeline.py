@@ -273,7 +273,7 @@ def analyze(
         if uni_method == "assign":
             from .trace.assign import UNI_PARAMS, drop_duplicates, drop_stationary, trace_assign
 
-            tracks = drop_duplicates(trace_assign(prob[0], thr, **UNI_PARAMS) + trace_assign(prob[1], thr, **UNI_PARAMS))
+            tracks = drop_duplicates(trace_assign(prob[0], thr, direction=1, **UNI_PARAMS) + trace_assign(prob[1], thr, direction=-1, **UNI_PARAMS))
             tracks = drop_stationary(tracks)  # immobile spots are no unidirectional movers
             tracks = [t for t in tracks if len(t) >= min_frames and len(t) >= min_size]
         else:
