@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kymotrace.errors import OptionError
-from kymotrace.pipeline import analyze, refine_positions
+from kymotrace.pipeline import analyze, refine_positions, smooth_positions
 from kymotrace.track import Track
 
 torch = pytest.importorskip("torch")
@@ -99,8 +99,23 @@ def test_refine_positions_keeps_gaps_interpolated():
     np.testing.assert_allclose(out.positions[[2, 3, 4]], [11, 12, 13], atol=0.05)
 
 
+def test_smooth_positions_removes_one_frame_jitter_only():
+    f = np.arange(12)
+    jitter = np.array([0, 0.8, 0, -0.8, 0, 0.8, 0, -0.8, 0, 0.8, 0, 0])
+    still = Track(1, f, 30.0 + jitter)
+    out = smooth_positions(still)
+    np.testing.assert_allclose(out.positions, 30.0)  # a stationary particle no longer "moves"
+    mover = Track(2, f, 5.0 + 2.0 * f)
+    np.testing.assert_allclose(smooth_positions(mover).positions, mover.positions)  # straight runs unchanged
+    step = Track(3, f, np.where(f < 6, 10.0, 20.0))
+    np.testing.assert_allclose(smooth_positions(step).positions, step.positions)  # a jump is kept, not blurred
+    short = Track(4, f[:2], [1.0, 3.0])
+    assert smooth_positions(short) is short
+
+
 def test_both_tracers_on_each_mode(tiny_models, kymo):
     for mode, methods in (("bi", {"bi_method": "assign"}), ("uni", {"uni_method": "components"})):
         res = analyze(kymo.image, mode=mode, model=tiny_models, **methods)
         assert res.settings["tracer"] == next(iter(methods.values()))
+        assert res.settings["position_smoothing"] == ("running median of 3 frames" if mode == "bi" else "none")
         assert all(np.all(np.diff(t.frames) == 1) for t in res.tracks)
