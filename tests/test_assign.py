@@ -102,3 +102,15 @@ def test_direction_forbids_steps_back_on_a_slope_map():
     for tr in one_way:
         assert np.all(np.diff(tr.positions) >= -1.0 - 1e-6)
     assert any(np.any(np.diff(t.positions) < -1.0) for t in free)
+
+
+def test_fast_unidirectional_mover_is_one_track():
+    # 6 px per frame: a new track must find its second detection 6 px on (KymoButler's paper
+    # generator stops at 3 px/frame, real fast transport and long frame intervals do not)
+    m = ridge_map([lambda t: 10 + 6.0 * t], shape=(28, 190))
+    tracks = trace_assign(m, 0.5, direction=1, **UNI_PARAMS)
+    assert len(tracks) == 1 and len(tracks[0]) >= 26
+    assert np.polyfit(tracks[0].frames, tracks[0].positions, 1)[0] == pytest.approx(6.0, abs=0.1)
+    # the previous birth gate (4 px) could not start it
+    old = dict(UNI_PARAMS, gate=3.5, new_gate=4.0)
+    assert not trace_assign(m, 0.5, direction=1, **old)
