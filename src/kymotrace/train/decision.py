@@ -205,13 +205,14 @@ def judge(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> str:
     return "correct" if (comp & near).sum() >= 0.7 * comp.sum() else "wrong"
 
 
-def validate_decision(net, device, n_kymographs: int = 12) -> dict:
-    """Share of correct continuations at held-out branch points (validation seeds)."""
+def validate_decision(net, device, n_kymographs: int = 12, offset: int = 500_000) -> dict:
+    """Share of correct continuations at held-out branch points (validation seeds from
+    ``VALIDATION.start + offset``; training selects its best checkpoint on the default ones)."""
     import torch
 
     counts = {"correct": 0, "wrong": 0, "none": 0}
     for k in range(n_kymographs):
-        rng = np.random.default_rng(seeds.VALIDATION.start + 500_000 + k)
+        rng = np.random.default_rng(seeds.VALIDATION.start + offset + k)
         x, y, _ = decision_sample_set(rng, augment=False)
         if not len(x):
             continue
