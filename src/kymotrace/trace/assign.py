@@ -156,13 +156,17 @@ class _Track:
         self.h.append(h)
 
     def velocity(self, n: int) -> float:
-        if len(self.t) < 2:
+        """Least-squares slope of the last ``n`` detections (plain Python: faster than numpy
+        for the dozen points it sees, and it runs once per track and frame)."""
+        t = self.t[-n:]
+        k = len(t)
+        if k < 2:
             return 0.0
-        t = np.asarray(self.t[-n:], float)
-        x = np.asarray(self.x[-n:], float)
-        tc = t - t.mean()
-        d = float((tc * tc).sum())
-        return float((tc * (x - x.mean())).sum() / d) if d > 0 else 0.0
+        x = self.x[-n:]
+        mt = sum(t) / k
+        mx = sum(x) / k
+        d = sum((a - mt) * (a - mt) for a in t)
+        return sum((a - mt) * (b - mx) for a, b in zip(t, x)) / d if d > 0 else 0.0
 
 
 def trace_assign(
@@ -209,24 +213,24 @@ def trace_assign(
         if n and m:
             big = 1e6
             cost = np.full((n, m + n), big)
-            for i, tr in enumerate(active):
-                dt = t - tr.t[-1]
-                v = tr.velocity(velocity_frames)
-                pred = tr.x[-1] + v * dt
-                g = (new_gate if len(tr.t) < 3 else gate) + gate_per_frame * (dt - 1) + gate_per_speed * abs(v)
-                d = np.abs(xs - pred) / g
-                # a change of motion (pause, reversal, burst): any detection within reach of the
-                # last position, at a cost between ``free_cost`` and 1
-                reach = max_speed * dt + 1.0
-                jump = np.abs(xs - tr.x[-1])
-                d2 = np.where(jump <= reach, free_cost + (1.0 - free_cost) * jump / reach, np.inf)
-                d = np.minimum(d, d2)
-                if direction:
-                    # a slope map's tracks only move one way: no step back by more than back_tol px
-                    d = np.where((xs - tr.x[-1]) * direction < -back_tol, np.inf, d)
-                ok = d <= 1.0
-                cost[i, :m][ok] = d[ok]
-                cost[i, m + i] = 1.0  # no detection for this track in this row
+            # all active tracks at once: [n, 1] track quantities against [1, m] detections
+            last_x = np.array([tr.x[-1] for tr in active])[:, None]
+            dt = np.array([t - tr.t[-1] for tr in active], float)[:, None]
+            v = np.array([tr.velocity(velocity_frames) for tr in active])[:, None]
+            young = np.array([len(tr.t) < 3 for tr in active])[:, None]
+            g = np.where(young, new_gate, gate) + gate_per_frame * (dt - 1) + gate_per_speed * np.abs(v)
+            d = np.abs(xs[None, :] - (last_x + v * dt)) / g
+            # a change of motion (pause, reversal, burst): any detection within reach of the last
+            # position, at a cost between ``free_cost`` and 1
+            reach = max_speed * dt + 1.0
+            step = xs[None, :] - last_x
+            jump = np.abs(step)
+            d = np.minimum(d, np.where(jump <= reach, free_cost + (1.0 - free_cost) * jump / reach, np.inf))
+            if direction:
+                # a slope map's tracks only move one way: no step back by more than back_tol px
+                d = np.where(step * direction < -back_tol, np.inf, d)
+            cost[:, :m] = np.where(d <= 1.0, d, big)
+            cost[np.arange(n), m + np.arange(n)] = 1.0  # no detection for this track in this row
             ri, ci = linear_sum_assignment(cost)
             got = np.zeros(n, bool)
             for i, j in zip(ri, ci):
