@@ -314,8 +314,9 @@ def analyze(
         maps = {"trackness": prob[0]}
         settings["tracer"] = "skeleton"
         skel = binarize_thin_prune(prob[0], thr)
-        # "auto" uses the motion decider: on validation seeds it beat the shipped decision module
-        # (bi track F1 0.775 vs 0.700, crossings 0.29 vs 0.18) at a quarter of the time
+        # "auto" uses the motion decider: on the bench's bi set it still edges out the shipped
+        # decision module (track F1 0.746 vs 0.743, crossings 0.252 vs 0.214, session 4) at a
+        # quarter of the time
         use_net = decision == "net"
         if use_net:
             if models.decision is None:
