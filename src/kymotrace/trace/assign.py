@@ -75,10 +75,11 @@ frame. On two independent validation draws (12 kymographs per set, seeds 50,800,
 on; paper bi, SNR 1.1, 40 tracks, realistic, 600x150) mean F1 stayed put (0.779 -> 0.778 and 0.767
 -> 0.767; 40 tracks lost 0.01-0.016) while crossings rose from 0.335 to 0.381 and from 0.304 to
 0.343; on KymoButler's synthetic ``bitest.png``, whose fastest runs cross 5-6 px per frame, tracks
-went from 30 to 26 (KymoButler: 13) and F1 against KymoButler's own tracks from 0.780 to 0.806.
+went from 30 to 26 (3-frame minimum; KymoButler, 10-frame minimum: 13) and F1 against KymoButler's own tracks from 0.780 to 0.806.
 Tried and not kept (module notes above list earlier attempts): resolving two-track encounters
 afterwards by motion, by image brightness or both (brightness measured away from other tracks
-picks the right pairing at 95 % of ground-truth encounters in paper bi, against 78 % for motion,
+picks the right pairing at 94-95 % of ground-truth encounters in paper bi, against 78-85 % for
+motion, ``tools/encounter_ambiguity.py``,
 yet on traced tracks it moved F1 by -0.005 to +0.01 and lowered crossings); re-wiring track ends
 and starts around encounters as a small assignment (F1 +0.004); cutting tracks into pieces between
 encounters and stitching them globally by motion and brightness (F1 -0.04: the pieces lose the
