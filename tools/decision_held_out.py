@@ -25,7 +25,7 @@ for m in args.models:
         ck = torch.load(m, map_location="cpu", weights_only=False)
         net = build_model(ck["model_config"])
         net.load_state_dict(ck["best_state"])
-        label = f"{m} (best state, selection score {ck['best']['score'] if isinstance(ck['best'], dict) else ck['best']:.3f})"
+        label = f"{m} (best state, selection score {ck['best']['score']:.3f})"
     else:
         net = load_model(m).net
         label = m

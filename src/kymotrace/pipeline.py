@@ -335,11 +335,12 @@ def analyze(
 
         tracks = link_gaps(tracks)
     settings["link_gaps"] = bool(link)
+    smooth = refine and mode == "bi"  # see smooth_positions: bidirectional tracks only
     if refine:
         tracks = [refine_positions(norm, t) for t in tracks]
-        if mode == "bi":
-            tracks = [smooth_positions(t) for t in tracks]
-    settings["position_smoothing"] = "running median of 3 frames" if refine and mode == "bi" else "none"
+    if smooth:
+        tracks = [smooth_positions(t) for t in tracks]
+    settings["position_smoothing"] = "running median of 3 frames" if smooth else "none"
     tracks = renumber(tracks)
     settings["models"] = models.describe()
     settings["polarity"] = kymo.polarity
