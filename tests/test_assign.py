@@ -114,3 +114,39 @@ def test_fast_unidirectional_mover_is_one_track():
     # the previous birth gate (4 px) could not start it
     old = dict(UNI_PARAMS, gate=3.5, new_gate=4.0)
     assert not trace_assign(m, 0.5, direction=1, **old)
+
+
+def _two_runners(gap_px=4.0, h=30, w=40):
+    """Two particles running side by side ``gap_px`` apart at 0.5 px/frame, and a trackness map
+    that (like the segmenters') is one flat plateau over both."""
+    t = np.arange(h)[:, None]
+    x = np.arange(w)[None, :]
+    a = 15.0 + 0.5 * t
+    b = a + gap_px
+    image = (np.exp(-0.5 * ((x - a) / 1.0) ** 2) + np.exp(-0.5 * ((x - b) / 1.0) ** 2)).astype(np.float32)
+    prob = (np.abs(x - (a + b) / 2) <= gap_px / 2 + 2).astype(np.float32)
+    return image, prob, a[:, 0], b[:, 0]
+
+
+def test_guided_detection_separates_particles_on_one_plateau():
+    image, prob, a, b = _two_runners()
+    plain = detect_rows(prob, 0.5)
+    assert all(len(x) == 1 for x, _ in plain)  # the map alone has one peak per row
+    guided = detect_rows(prob, 0.5, guide=image, guide_mix=UNI_PARAMS["guide_mix"], min_dip=UNI_PARAMS["min_dip"])
+    for t, (x, height) in enumerate(guided):
+        assert len(x) == 2
+        np.testing.assert_allclose(np.sort(x), [a[t], b[t]], atol=0.6)
+        np.testing.assert_allclose(height, 1.0)  # heights stay the trackness
+    tracks = trace_assign(prob, 0.5, direction=1, guide=image, **UNI_PARAMS)
+    assert len(tracks) == 2
+    for tr, truth in zip(sorted(tracks, key=lambda t: t.positions.mean()), (a, b)):
+        np.testing.assert_allclose(tr.positions, truth[tr.frames], atol=0.6)
+
+
+def test_guide_never_adds_detections_outside_the_map():
+    image, prob, _, _ = _two_runners()
+    image[:, 2] = 5.0  # a bright column where the map says "no track"
+    guided = detect_rows(prob, 0.5, guide=image)
+    assert all(np.all(np.abs(x - 2) > 3) for x, _ in guided)
+    with pytest.raises(ValueError, match="shape"):
+        detect_rows(prob, 0.5, guide=image[:, :-1])

@@ -113,9 +113,39 @@ def test_smooth_positions_removes_one_frame_jitter_only():
     assert smooth_positions(short) is short
 
 
+def test_linear_smoothing_keeps_steady_motion_and_averages_noise():
+    f = np.arange(40)
+    line = Track(1, f, 3.0 + 1.7 * f)
+    np.testing.assert_allclose(smooth_positions(line, 7, "linear").positions, line.positions, atol=1e-9)  # ends too
+    noise = np.random.default_rng(3).normal(0, 0.6, f.size)
+    out = smooth_positions(Track(2, f, 3.0 + 1.7 * f + noise), 7, "linear")
+    err_before = np.abs(noise).mean()
+    err_after = np.abs(out.positions - (3.0 + 1.7 * f)).mean()
+    assert err_after < 0.6 * err_before
+    assert smooth_positions(Track(3, f[:6], f[:6] * 1.0), 7, "linear").positions.tolist() == list(range(6))
+    with pytest.raises(OptionError, match="median"):
+        smooth_positions(line, 3, "mean")
+
+
+def test_refine_keeps_traced_position_where_the_particle_is_dim():
+    # a bright particle at x = 20.3, except in frames 4 and 5 where it has vanished (a short gap
+    # the segmenter bridged) and a noise speck sits 2 px away: those frames keep the traced 20.0
+    h, w = 10, 40
+    x = np.arange(w)
+    img = np.exp(-0.5 * ((x - 20.3) / 1.5) ** 2)[None, :].repeat(h, 0).astype(np.float32)
+    img[4:6] = 0.0
+    img[4:6, 22] = 0.2
+    tr = Track(1, np.arange(h), np.full(h, 20.0))
+    out = refine_positions(img, tr)
+    np.testing.assert_allclose(out.positions[[0, 1, 2, 3, 6, 7, 8, 9]], 20.3, atol=0.02)
+    np.testing.assert_allclose(out.positions[[4, 5]], 20.0)
+    every = refine_positions(img, tr, weak=0)  # the old behaviour follows the speck
+    assert np.all(np.abs(every.positions[[4, 5]] - 20.0) > 1.5)
+
+
 def test_both_tracers_on_each_mode(tiny_models, kymo):
     for mode, methods in (("bi", {"bi_method": "assign"}), ("uni", {"uni_method": "components"})):
         res = analyze(kymo.image, mode=mode, model=tiny_models, **methods)
         assert res.settings["tracer"] == next(iter(methods.values()))
-        assert res.settings["position_smoothing"] == ("running median of 3 frames" if mode == "bi" else "none")
+        assert res.settings["position_smoothing"] == ("running median of 3 frames" if mode == "bi" else "local linear fit over 7 frames")
         assert all(np.all(np.diff(t.frames) == 1) for t in res.tracks)
