@@ -149,3 +149,14 @@ def test_both_tracers_on_each_mode(tiny_models, kymo):
         assert res.settings["tracer"] == next(iter(methods.values()))
         assert res.settings["position_smoothing"] == ("running median of 3 frames" if mode == "bi" else "local linear fit over 7 frames")
         assert all(np.all(np.diff(t.frames) == 1) for t in res.tracks)
+
+
+def test_line_fit_smoothing_equals_savitzky_golay_order_1():
+    from scipy.signal import savgol_filter
+
+    from kymotrace.pipeline import _line_fit_smooth
+
+    rng = np.random.default_rng(5)
+    for n in (7, 8, 13, 60):
+        x = rng.normal(size=n).cumsum()
+        np.testing.assert_allclose(_line_fit_smooth(x, 7), savgol_filter(x, 7, 1, mode="interp"), atol=1e-9)

@@ -263,3 +263,18 @@ def test_no_pyplot_figures_leak(tmp_path):
     report.save_overlay(tmp_path / "o.png", np.zeros((30, 30)), [_vertical(col=10, first=2, last=25)])
     plt = sys.modules.get("matplotlib.pyplot")
     assert plt is None or plt.get_fignums() == []
+
+
+def test_reused_plot_figure_draws_exactly_what_a_fresh_one_does(tmp_path):
+    a = _summary(True, n=30)
+    b = _summary(False, n=5)
+    b["mean_speed_px_per_frame"] = np.nan  # a "no finite values" panel
+    c = _summary(False, n=7).drop(columns="label")
+    c["direction"] = [1, -1, 0, 1, 1, 1, -1]
+    cases = [(a, True), (b, False), (c, False), (a, True)]
+    for k, (df, cal) in enumerate(cases):
+        report.save_plots(tmp_path / f"fresh{k}.png", df, calibrated=cal, reuse=False)
+    report.save_plots(tmp_path / "warm.png", _summary(False, n=50), calibrated=False, reuse=True)
+    for k, (df, cal) in enumerate(cases):  # each after another kymograph's plots on the same figure
+        report.save_plots(tmp_path / f"reused{k}.png", df, calibrated=cal, reuse=True)
+        np.testing.assert_array_equal(_assert_png(tmp_path / f"reused{k}.png"), _assert_png(tmp_path / f"fresh{k}.png"))
