@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.morphology import skeletonize
 
 __all__ = ["neighbour_count", "clusters", "prune_spurs", "binarize_thin_prune"]
 
@@ -66,5 +65,7 @@ def prune_spurs(skel: np.ndarray, min_length: int = 3) -> np.ndarray:
 
 def binarize_thin_prune(prob: np.ndarray, threshold: float, *, prune: int = 3) -> np.ndarray:
     """Threshold a trackness map, thin it to 1 px and prune spurs shorter than ``prune`` px."""
+    from skimage.morphology import skeletonize  # lazily: 0.3 s of imports the default tracer never needs
+
     skel = skeletonize(np.asarray(prob) > threshold)
     return prune_spurs(skel, prune)
