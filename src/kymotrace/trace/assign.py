@@ -86,6 +86,17 @@ encounters and stitching them globally by motion and brightness (F1 -0.04: the p
 shared detections of the encounter); predicting a track's motion only from detections no other
 track contested (processive motion F1 +0.02 and crossings +0.12, but paper bi -0.017).
 
+Session 5, unidirectional: detections are placed on :func:`guided_map` (trackness plateau plus
+the smoothed kymograph) with ``min_dip=0.01``, which lifted crossings by 0.09-0.22 and gaps by
+0.01-0.04 on the validation sets (figures in its docstring) and on the bench paper uni crossings
+0.852 -> 0.939. Bidirectional, tried and not kept: the guided map (mix 0.2: crossings -0.02;
+mix 0.8 with ``min_dip=0.01``: crossings +0.019 but F1 -0.007), an appearance term in the
+assignment cost (each track's median brightness against the detection's; weight 0.3: F1 +0.002,
+crossings 0.342 -> 0.302; merged blobs are brighter than either particle, so tracks broke at
+encounters), and longer or looser gap linking (max_gap 10, tol 3, max_dv 2: within 0.001). What
+is left on the paper's bidirectional set is mostly pairs of particles that wind around each
+other for tens of frames, and gaps during which the invisible particle jumps several pixels.
+
 Velocity continuity is what resolves crossings: two particles crossing in opposite directions meet
 in one detection for a frame or two, and each leaves on its own predicted line. A track never runs
 backwards in time.
