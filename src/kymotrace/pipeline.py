@@ -363,7 +363,7 @@ def analyze(
         settings["tracer"] = "skeleton"
         skel = binarize_thin_prune(prob[0], thr)
         # "auto" uses the motion decider: on the bench's bi set it still edges out the shipped
-        # decision module (track F1 0.746 vs 0.743, crossings 0.252 vs 0.214, session 4) at a
+        # decision module (track F1 0.746 vs 0.743, crossings 0.260 vs 0.221, session 5) at a
         # quarter of the time
         use_net = decision == "net"
         if use_net:
