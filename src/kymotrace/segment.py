@@ -462,7 +462,11 @@ def classify(net: Any, image: Any, *, device: Any = None, flips: bool = False) -
         position, both) in one batch: mirroring changes no kymograph's class. With the shipped
         classifier it lifted accuracy on 180 bench-like validation kymographs from 0.989 to 1.000
         and on 400 with immobile spots from 0.912 to 0.922, and cost 0.953 -> 0.945 on 400 of the
-        full training variety (model card). The pipeline uses it.
+        full training variety (model card). The pipeline uses it. Tried and not kept (session
+        5): averaging over square windows of non-square kymographs instead of squashing them
+        (synthetic wide/tall validation 190/200 -> 200/200 correct, but KymoButler's real
+        unidirectional ``testimg.tif``, 100 x 501, went from uni 0.96 to bi 0.79: each 100 x 100
+        window looks bidirectional).
 
     Returns
     -------
