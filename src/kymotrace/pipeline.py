@@ -383,16 +383,17 @@ def analyze(
 
         tracks = link_gaps(tracks)
     settings["link_gaps"] = bool(link)
+    settings["position_smoothing"] = "none"
     if refine:
         tracks = [refine_positions(norm, t) for t in tracks]
         # see smooth_positions: a median keeps bidirectional reversals sharp, a line suits
         # unidirectional movers
         if mode == "bi":
             tracks = [smooth_positions(t, 3, "median") for t in tracks]
+            settings["position_smoothing"] = "running median of 3 frames"
         else:
             tracks = [smooth_positions(t, 7, "linear") for t in tracks]
-    settings["position_smoothing"] = ("none" if not refine else "running median of 3 frames" if mode == "bi"
-                                      else "local linear fit over 7 frames")
+            settings["position_smoothing"] = "local linear fit over 7 frames"
     tracks = renumber(tracks)
     settings["models"] = models.describe()
     settings["polarity"] = kymo.polarity

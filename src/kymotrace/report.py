@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import colorsys
 import contextlib
+import functools
 import math
 import os
 import threading
@@ -195,20 +196,17 @@ def _fig_inches(npx: int, dpi: float) -> float:
     return v
 
 
-_GLYPHS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _glyphs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+@functools.lru_cache(maxsize=1)
+def _glyphs() -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
     """Coverage masks of the digits 0-9 as the labels draw them (bold, LABEL_PX px, a 2-px black
-    outline), rendered once per process with matplotlib: ``{digit: (outline, fill)}``, each a
-    float array in [0, 1] of the same shape, ``outline`` covering the fill too.
+    outline), rendered once per process with matplotlib: ``({digit: (outline, fill)}, step)``,
+    the masks float arrays in [0, 1] of one shape, ``outline`` covering the fill too, and
+    ``step`` the digits' advance in px.
 
     Writing each label through matplotlib cost about 0.08 s per overlay (a figure and its text
     layout); composing cached glyphs costs a few milliseconds. DejaVu Sans digits share one
     advance width, so a label is its digits side by side.
     """
-    if _GLYPHS:
-        return _GLYPHS
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patheffects import withStroke
@@ -237,18 +235,17 @@ def _glyphs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     ink = masks[True] > 0
     rows = np.flatnonzero(ink.any(axis=1))
     r0, r1 = rows[0], rows[-1] + 1
+    glyphs = {}
     for k in range(10):
         x0 = k * cell + LABEL_PX - 1  # one outline pixel left of the pen position
         sl = (slice(r0, r1), slice(x0, x0 + step + 2))
-        _GLYPHS[str(k)] = (masks[True][sl].copy(), masks[False][sl].copy())
-    _GLYPHS["step"] = step  # type: ignore[assignment]
-    return _GLYPHS
+        glyphs[str(k)] = (masks[True][sl].copy(), masks[False][sl].copy())
+    return glyphs, step
 
 
 def _label_patch(text: str) -> tuple[np.ndarray, np.ndarray]:
     """Outline and fill coverage of ``text`` (digits) from the cached glyphs."""
-    g = _glyphs()
-    step = int(g["step"])  # type: ignore[arg-type]
+    g, step = _glyphs()
     h, w = g["0"][0].shape
     outline = np.zeros((h, step * (len(text) - 1) + w))
     fill = np.zeros_like(outline)
@@ -481,6 +478,7 @@ def _plot_figure(reuse: bool):
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import AutoLocator, ScalarFormatter
 
     if reuse and _PLOT_FIGURE:
         fig, axes = _PLOT_FIGURE
@@ -494,8 +492,8 @@ def _plot_figure(reuse: bool):
             ax.set_xlim(0.0, 1.0)  # a new axes' view, which an empty panel keeps
             ax.set_ylim(0.0, 1.0)
             ax.set_autoscale_on(True)
-            ax.xaxis.set_major_locator(_default_locator())
-            ax.xaxis.set_major_formatter(_default_formatter())
+            ax.xaxis.set_major_locator(AutoLocator())  # a new axes' tick defaults
+            ax.xaxis.set_major_formatter(ScalarFormatter())
         return fig, axes
     # fixed margins: constrained layout would double the drawing time
     fig = Figure(figsize=(10.0, 7.5), dpi=100)
@@ -505,18 +503,6 @@ def _plot_figure(reuse: bool):
     if reuse:
         _PLOT_FIGURE[:] = [fig, axes]
     return fig, axes
-
-
-def _default_locator():
-    from matplotlib.ticker import AutoLocator
-
-    return AutoLocator()
-
-
-def _default_formatter():
-    from matplotlib.ticker import ScalarFormatter
-
-    return ScalarFormatter()
 
 
 def save_plots(
@@ -539,7 +525,7 @@ def save_plots(
         Prefer calibrated columns (µm, s); each panel falls back to pixel/frame units when its
         calibrated column is absent (e.g. only the frame interval is known).
     reuse : bool
-        Draw on this process's one reusable figure (faster in a batch; not thread-safe).
+        Draw on this process's one reusable figure (faster in a batch); a lock serialises threads.
 
     Raises
     ------
