@@ -276,6 +276,19 @@ def test_flux_across_the_middle():
     assert "flux_anterograde_per_s" not in left and "density_per_um" not in left
 
 
+def test_kymograph_summary_reuses_a_given_track_table():
+    tracks = [moving(), stationary(), pause_then_move(), reversing()]
+    cal = Calibration(pixel_size=0.5, frame_interval=2.0)
+    table = track_summary(tracks, calibration=cal, shape=SHAPE)
+    fresh = kymograph_summary(tracks, shape=SHAPE, calibration=cal)
+    reused = kymograph_summary(tracks, shape=SHAPE, calibration=cal, table=table)
+    assert reused.keys() == fresh.keys()
+    for key, value in fresh.items():
+        assert reused[key] == pytest.approx(value, nan_ok=True), key
+    with pytest.raises(ValueError, match="2 rows for 4 tracks"):
+        kymograph_summary(tracks, shape=SHAPE, table=table.iloc[:2])
+
+
 def test_kymograph_means_and_shares():
     tracks = [moving(), stationary(), pause_then_move(), reversing()]
     s = kymograph_summary(tracks, shape=SHAPE)

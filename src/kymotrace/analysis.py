@@ -589,6 +589,7 @@ def kymograph_summary(
     calibration: Calibration | None = None,
     settings: MotionSettings = MotionSettings(),
     shape: tuple[int, int],
+    table: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Per-kymograph quantities: counts, shares, means of the per-track values, flux, density.
 
@@ -599,6 +600,9 @@ def kymograph_summary(
     settings : MotionSettings
     shape : (n_frames, n_positions)
         The kymograph's shape (frames, positions), required.
+    table : pandas.DataFrame, optional
+        :func:`track_summary` of these same tracks with these same arguments, when the caller
+        has it already (it is not recomputed); by default it is computed here.
 
     Returns
     -------
@@ -627,7 +631,12 @@ def kymograph_summary(
     t_max, width = _check_shape(shape)
     px, dt = _scales(calibration)
     trs = _check_tracks(tracks)
-    df = track_summary(trs, calibration=calibration, settings=settings, shape=(t_max, width))
+    if table is None:
+        df = track_summary(trs, calibration=calibration, settings=settings, shape=(t_max, width))
+    elif len(table) != len(trs):
+        raise ValueError(f"table has {len(table)} rows for {len(trs)} tracks; pass the track_summary of these tracks")
+    else:
+        df = table
     n = len(df)
     out: dict[str, Any] = {"n_tracks": n, "n_frames": t_max, "n_positions": width}
     out["pause_speed_px_per_frame"] = settings.pause_speed_px_per_frame(calibration)

