@@ -22,6 +22,8 @@ from kymotrace.segment import (
     pad_to_multiple,
     predict,
     predict_decision,
+    remove_spikes,
+    remove_static,
 )
 
 SEED = seeds.TEST.start + 200
@@ -109,6 +111,58 @@ def test_normalize_with_model_settings(rng):
         normalize_with(img, {"method": "zscore"})
     with pytest.raises(OptionError, match="unknown normalisation setting"):
         normalize_with(img, {"method": "robust", "gamma": 2})
+
+
+# --------------------------------------------------------------------------- static background, spikes
+
+
+def _particle_rows(t_max: int, width: int, centre, sigma: float, amp: float) -> np.ndarray:
+    x = np.arange(width)[None, :]
+    return amp * np.exp(-0.5 * ((x - np.asarray(centre, float)[:, None]) / sigma) ** 2)
+
+
+def test_remove_static_drops_bands_and_keeps_movers(rng):
+    t_max, width = 60, 80
+    x = np.arange(width)
+    band = 300.0 * np.exp(-0.5 * ((x - 40) / 6.0) ** 2)  # a wide static band
+    mover = _particle_rows(t_max, width, 10 + np.arange(t_max), 1.5, 200.0)  # crosses the band
+    img = 1000.0 + band[None, :] + mover + rng.normal(0, 5, (t_max, width))
+    out = remove_static(img.astype(np.uint16))
+    assert out.dtype == np.float32 and out.shape == img.shape
+    # the band is gone: far from the mover, every column is flat around 0
+    assert np.abs(np.median(out, axis=0)).max() < 1.0
+    assert np.abs(out[5, 35:45]).max() < 25  # the mover is at x = 15 in frame 5
+    # the mover keeps its height, also where it crosses the band (frame 30, x = 40)
+    assert out[30, 40] == pytest.approx(200.0, abs=25)
+    assert out[5, 15] == pytest.approx(200.0, abs=25)
+    with pytest.raises(InputError, match="2-D"):
+        remove_static(np.zeros((2, 3, 4)))
+
+
+def test_remove_spikes_replaces_lone_pixels_only(rng):
+    t_max, width = 50, 60
+    img = 100.0 + rng.normal(0, 3, (t_max, width))
+    # a sharp fast particle (PSF sigma 0.7 px, 2 px per frame) and a slow broad one
+    img += _particle_rows(t_max, width, 5 + 2.0 * np.arange(t_max) % 50, 0.7, 150.0)
+    img += _particle_rows(t_max, width, np.full(t_max, 45.0), 2.0, 80.0)
+    clean = img.copy()
+    spikes = [(3, 30), (20, 52), (40, 15), (47, 1), (10, 0), (0, 25)]  # two on the edges
+    for t, xx in spikes:
+        img[t, xx] += 2000.0
+    out, n = remove_spikes(img)
+    assert n == len(spikes)
+    for t, xx in spikes:
+        assert abs(out[t, xx] - clean[t, xx]) < 40  # back to about the neighbourhood's level
+    mask = np.ones(img.shape, bool)
+    for t, xx in spikes:
+        mask[t, xx] = False
+    np.testing.assert_array_equal(out[mask], img[mask].astype(np.float32))  # nothing else changed
+    # no spikes: the image comes back unchanged
+    out2, n2 = remove_spikes(clean)
+    assert n2 == 0
+    np.testing.assert_array_equal(out2, clean.astype(np.float32))
+    with pytest.raises(InputError, match="2-D"):
+        remove_spikes(np.zeros(5))
 
 
 # --------------------------------------------------------------------------- padding and tiles

@@ -252,6 +252,8 @@ def analyze(
     decision: str = "auto",
     refine: bool = True,
     link: bool = True,
+    static: bool = True,
+    despike: bool = True,
     uni_method: str = "assign",
     bi_method: str = "assign",
     invert: Any = "auto",
@@ -288,6 +290,15 @@ def analyze(
     bi_method : {"assign", "skeleton"}
         How tracks are read from the bidirectional map: detection and global assignment (default)
         or the paper's skeleton walk with a decider at branches and gaps (``decision``).
+    static : bool
+        On unidirectional kymographs, subtract the static background (each column's median
+        over time, :func:`kymotrace.segment.remove_static`) before segmenting and fitting
+        positions. Bidirectional kymographs are always used as they are: their stationary
+        particles are tracks.
+    despike : bool
+        Replace single-pixel spikes (hot pixels, cosmic rays) by their neighbourhood's median
+        before anything else (:func:`kymotrace.segment.remove_spikes`); the number replaced is
+        reported in ``settings["spikes_removed"]``.
     link : bool
         Join track pieces separated by gaps of up to 6 frames when their motion agrees
         (:func:`kymotrace.trace.link.link_gaps`).
@@ -295,7 +306,7 @@ def analyze(
         Input handling, as :func:`kymotrace.io.read_kymograph`.
     """
     from .io import as_kymograph, read_kymograph
-    from .segment import classify, normalize, predict
+    from .segment import classify, normalize, predict, remove_spikes, remove_static
     from .trace import binarize_thin_prune, trace_uni
     from .trace.bi import MotionDecider, NetDecider, trace_bi
 
@@ -314,6 +325,12 @@ def analyze(
     img = kymo.image
     models = get_models(model, device=device)
     settings: dict = {"mode_requested": mode, "min_size": int(min_size), "min_frames": int(min_frames), "refine": bool(refine)}
+    if despike:
+        # single-pixel spikes (hot pixels, cosmic rays) gave short false tracks: see remove_spikes
+        img, n_spikes = remove_spikes(img)
+        settings["spikes_removed"] = n_spikes
+    else:
+        settings["spikes_removed"] = None
     mode_conf = None
     if mode == "auto":
         if models.classifier is None:
@@ -333,6 +350,13 @@ def analyze(
     # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px
     # overlap: 4x faster than the exact 224-px overlap, and on a 1200 x 1200 kymograph only
     # 1.2e-5 of the pixels change their binarisation at the uni threshold (max difference 0.09)
+    if mode == "uni" and static:
+        # nothing that stays put is a unidirectional track: drop each column's median over time
+        # (bands from immobile or out-of-focus structures), see segment.remove_static
+        img = remove_static(img)
+        settings["static_background"] = "removed (each column's median over time)"
+    else:
+        settings["static_background"] = "kept"
     prob = predict(seg, img, device=device, tile=512, overlap=96, batch_size=1)
     norm = normalize(img)
     if mode == "uni":
