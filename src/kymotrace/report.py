@@ -1,8 +1,10 @@
 """Pictures of a result: the track overlay (``overlay.png``) and summary plots (``plots.png``).
 
-Everything is drawn with matplotlib's Agg renderer on explicit :class:`~matplotlib.figure.Figure`
-objects (never ``pyplot``), so it works headless, needs no display and leaks no global figures.
-matplotlib is imported lazily: importing this module is cheap.
+Both are drawn with Pillow and numpy alone (no matplotlib: importing it and building a first
+figure cost each batch worker about a second, and drawing ``plots.png`` with it a third of the
+per-kymograph time). Text uses Pillow's built-in scalable FreeType font
+(``PIL.ImageFont.load_default(size=...)``), so the pictures need no system fonts, work headless and
+are byte-identical for the same input. Pillow is imported lazily: importing this module is cheap.
 
 The overlay is the kymograph ``image[t, x]`` (rows are frames, time runs down) as contrast-stretched
 grey, bright on dark, with every track drawn 3 px wide in its own colour (:func:`track_color`,
@@ -13,7 +15,6 @@ dimmer. Small kymographs are upscaled by an integer nearest-neighbour factor so 
 from __future__ import annotations
 
 import colorsys
-import contextlib
 import functools
 import math
 import os
@@ -45,7 +46,7 @@ MIN_SHORT_SIDE = 400
 #: ... and its long side at most this many
 MAX_LONG_SIDE = 4000
 #: label font size (px) on the overlay
-LABEL_PX = 11
+LABEL_PX = 12
 #: weight of a track's colour on gap pixels (the rest is the image underneath)
 GAP_ALPHA = 0.55
 #: dash pattern of gap segments: on, off (display px along the 1-px line, before the 3x3
@@ -188,57 +189,68 @@ def _label_colour(track_id: int) -> tuple[float, float, float]:
     return tuple(float(v) for v in 0.7 * rgb + 0.3)  # type: ignore[return-value]
 
 
-def _fig_inches(npx: int, dpi: float) -> float:
-    """Figure size (inches) that Agg turns into exactly ``npx`` pixels at ``dpi``."""
-    v = npx / dpi
-    while int(v * dpi) < npx:
-        v = float(np.nextafter(v, np.inf))
-    return v
+def _font(size: int):
+    """Pillow's built-in scalable font (Aileron Regular, embedded in Pillow) at ``size`` px.
+
+    Cached per thread (loading it decodes the embedded font, ~0.1 ms a time), so no FreeType
+    face is ever used by two threads at once.
+    """
+    return _thread_font(int(size), threading.get_ident())
+
+
+@functools.lru_cache(maxsize=64)
+def _thread_font(size: int, thread: int):
+    from PIL import ImageFont
+
+    font = ImageFont.load_default(size=size)
+    if not isinstance(font, ImageFont.FreeTypeFont):  # pragma: no cover - Pillow wheels have FreeType
+        raise RuntimeError("kymotrace's pictures need Pillow built with FreeType support")
+    return font
 
 
 @functools.lru_cache(maxsize=1)
 def _glyphs() -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
-    """Coverage masks of the digits 0-9 as the labels draw them (bold, LABEL_PX px, a 2-px black
-    outline), rendered once per process with matplotlib: ``({digit: (outline, fill)}, step)``,
-    the masks float arrays in [0, 1] of one shape, ``outline`` covering the fill too, and
-    ``step`` the digits' advance in px.
+    """Coverage masks of the digits 0-9 as the labels draw them (LABEL_PX px, emboldened, a 2-px
+    outline), rendered once per process with Pillow: ``({digit: (outline, fill)}, step)``, the
+    masks float arrays in [0, 1] of one shape, ``outline`` covering the fill too, and ``step`` the
+    digits' advance in px.
 
-    Writing each label through matplotlib cost about 0.08 s per overlay (a figure and its text
-    layout); composing cached glyphs costs a few milliseconds. DejaVu Sans digits share one
-    advance width, so a label is its digits side by side.
+    The built-in font has one weight; the fill is drawn twice, 1 px apart horizontally, which
+    thickens vertical strokes without closing the digits' counters (a FreeType stroke would),
+    and its coverage is raised by a quarter so that stroke cores are solid.
+    The outline is the same drawing with a 2-px stroke. Composing cached glyphs costs a few
+    milliseconds per overlay. The font's digits share one advance width (tabular figures), so a
+    label is its digits side by side.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patheffects import withStroke
-    from matplotlib.transforms import IdentityTransform
+    from PIL import Image, ImageDraw
 
-    cell = 3 * LABEL_PX
-    dpi = 72.0  # 1 pt == 1 px
+    font = _font(LABEL_PX)
+    step = max(1, int(round(max(font.getlength(str(k)) for k in range(10)))))
+    pad = 2  # the outline's stroke width
+    cell = step + 4 * pad + 4
+    height = 3 * LABEL_PX
+    baseline = 2 * LABEL_PX
     masks = {}
     for outline in (True, False):
-        fig = Figure(figsize=(_fig_inches(10 * cell, dpi), _fig_inches(cell, dpi)), dpi=dpi)
-        canvas = FigureCanvasAgg(fig)
-        fig.patch.set_alpha(0.0)
+        im = Image.new("L", (10 * cell, height), 0)
+        draw = ImageDraw.Draw(im)
         for k in range(10):
-            fig.text(k * cell + LABEL_PX, LABEL_PX, str(k), transform=IdentityTransform(), fontsize=LABEL_PX,
-                     color="white", ha="left", va="baseline", fontweight="bold",
-                     path_effects=[withStroke(linewidth=2.0, foreground="white")] if outline else None)
-        canvas.draw()
-        alpha = np.asarray(canvas.buffer_rgba())[:cell, : 10 * cell, 3].astype(np.float64) / 255.0
-        masks[outline] = alpha
-    # the digits' common advance: one label's box is [first ink, first ink + n * advance)
-    from matplotlib.textpath import TextToPath
-    from matplotlib.font_manager import FontProperties
-
-    advance = TextToPath().get_text_width_height_descent("0000000000", FontProperties(size=LABEL_PX, weight="bold"), False)[0] / 10
-    step = max(1, int(round(advance)))
+            for dx in (0, 1):  # the 1-px horizontal smear that emboldens the font
+                draw.text((k * cell + 2 * pad + dx, baseline), str(k), font=font, fill=255, anchor="ls",
+                          stroke_width=pad if outline else 0, stroke_fill=255)
+        # a little more coverage: the thin strokes' cores become solid, as in a bold face
+        masks[outline] = np.minimum(np.asarray(im, dtype=np.float64) * (1.25 / 255.0), 1.0)
     ink = masks[True] > 0
     rows = np.flatnonzero(ink.any(axis=1))
-    r0, r1 = rows[0], rows[-1] + 1
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    # the ink's horizontal extent relative to the pen position, over all digits
+    cols = np.flatnonzero(ink.any(axis=0))
+    rel = (cols % cell) - 2 * pad
+    lo, hi = int(rel.min()), int(rel.max()) + 1
     glyphs = {}
     for k in range(10):
-        x0 = k * cell + LABEL_PX - 1  # one outline pixel left of the pen position
-        sl = (slice(r0, r1), slice(x0, x0 + step + 2))
+        x0 = k * cell + 2 * pad + lo
+        sl = (slice(r0, r1), slice(x0, x0 + hi - lo))
         glyphs[str(k)] = (masks[True][sl].copy(), masks[False][sl].copy())
     return glyphs, step
 
@@ -419,7 +431,104 @@ def _bin_edges(values: np.ndarray) -> np.ndarray:
     return edges
 
 
-def _histogram(ax, summary, title, options, directions) -> None:
+#: size (width, height) in px of ``plots.png``, and of the picture of an empty summary
+PLOT_SIZE = (1000, 750)
+EMPTY_PLOT_SIZE = (600, 400)
+_SINGLE_COLOUR = "#4c72b0"  # histogram bars when the summary has no direction column
+_INK = (38, 38, 38)  # text
+_AXIS = (70, 70, 70)  # axes lines and tick marks
+_GRID = (230, 230, 230)  # light horizontal lines at the y ticks, behind the bars
+_LEGEND_EDGE = (200, 200, 200)
+_TICK_LEN = 5
+# font sizes (px)
+_FS_SUPTITLE, _FS_TITLE, _FS_LABEL, _FS_TICK, _FS_NOTE, _FS_EMPTY = 18, 15, 13, 12, 14, 28
+_MU = ("\u00b5", "\u03bc")  # micro sign, Greek mu: not in the built-in font; drawn as "u" + a tail
+
+
+def _tick_step(k: int, m: int) -> float:
+    """``m * 10**k`` as the float nearest the decimal (0.3, not 3 * 0.1 = 0.30000000000000004)."""
+    return float(m * 10**k) if k >= 0 else m / 10 ** (-k)
+
+
+def _nice_ticks(lo: float, hi: float, *, max_n: int = 7, min_n: int = 4, integer: bool = False
+                ) -> tuple[list[float], list[str]]:
+    """Ticks in ``[lo, hi]`` at a "nice" step (1, 2 or 5 x 10^k) and their labels.
+
+    The step is chosen so that there are ``min_n`` to ``max_n`` ticks, or as near that as a 1/2/5
+    step gets (e.g. 3 ticks on [0, 14.5]: 8 would be too many); among equally good steps the
+    count nearest 5 wins, then the larger step. ``integer`` allows only whole steps (counts).
+    Labels come from :func:`_tick_labels`. Returns (values, labels); one tick for an empty
+    range, none for a non-finite one.
+    """
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [], []
+    if hi < lo:
+        lo, hi = hi, lo
+    span = hi - lo
+    if span <= 0 or not math.isfinite(span) or span < 1e-12 * max(abs(lo), abs(hi)):
+        return [lo], _tick_labels([lo], None)
+    k0 = math.floor(math.log10(span / max(max_n, 1)))
+    k_lo = max(k0 - 1, 0) if integer else k0 - 1
+    best = None
+    for k in range(k_lo, max(k0 + 3, k_lo + 2)):
+        for m in (1, 2, 5):
+            step = _tick_step(k, m)
+            i0 = math.ceil(lo / step - 1e-9)
+            i1 = math.floor(hi / step + 1e-9)
+            n = i1 - i0 + 1
+            key = (max(0, min_n - n, n - max_n), abs(n - 5), -step)
+            if best is None or key < best[0]:
+                best = (key, k, m, i0, i1)
+    _, k, m, i0, i1 = best
+    values = [_tick_step(k, i * m) for i in range(i0, i1 + 1)]
+    return values, _tick_labels(values, k)
+
+
+def _tick_labels(values: Sequence[float], k: int | None) -> list[str]:
+    """``values`` written for ticks at a step of (1, 2 or 5) x 10^k (None: single values), all in
+    one style: plain decimals with the step's decimals, or, for magnitudes of 1e9 and more or
+    steps below 1e-5, a mantissa with a common exponent ("1.05e9")."""
+    big = max((abs(v) for v in values), default=0.0)
+    if k is None:
+        return ["0" if v == 0 else f"{v:.6g}" for v in values]
+    if big >= 1e9 or k < -5:
+        e = math.floor(math.log10(big)) if big > 0 else 0
+        digits = max(0, e - k)
+        out = []
+        for v in values:
+            text = f"{v / 10.0**e:.{digits}f}"
+            out.append("0" if float(text) == 0 else f"{text}e{e}")
+        return out
+    decimals = max(0, -k)
+    out = []
+    for v in values:
+        text = f"{v:.{decimals}f}"
+        out.append(f"{0.0:.{decimals}f}" if float(text) == 0 else text)  # "0.0", never "-0.0"
+    return out
+
+
+class _Panel:
+    """One panel of the summary plot, in data units (drawn by :func:`_draw_panel`)."""
+
+    def __init__(self, title: str, xlabel: str = "") -> None:
+        self.title = title
+        self.xlabel = xlabel
+        self.xlim = (0.0, 1.0)
+        self.ylim_top = 1.0
+        #: (x0, x1, y0, y1, colour)
+        self.bars: list[tuple[float, float, float, float, str]] = []
+        #: x tick labels at 0, 1, 2, ... instead of numeric ticks
+        self.categories: list[str] | None = None
+        #: (x, y, text): text centred just above the data point (x, y)
+        self.bar_labels: list[tuple[float, float, str]] = []
+        #: (name, colour) per stacked group
+        self.legend: list[tuple[str, str]] = []
+        #: a message instead of data (the panel gets no ticks)
+        self.note: str | None = None
+
+
+def _histogram(summary, title, options, directions) -> _Panel:
     picked = _pick(summary, options)
     if picked is None:
         raise ValueError(
@@ -427,82 +536,255 @@ def _histogram(ax, summary, title, options, directions) -> None:
             f"columns are {list(summary.columns)}"
         )
     col, unit = picked
+    panel = _Panel(title, f"{title.lower()} ({unit})")
     values = np.asarray(summary[col].to_numpy(), dtype=np.float64)
     finite = np.isfinite(values)
-    ax.set_title(title, y=1.0)  # a fixed title position skips a costly layout pass
-    ax.set_xlabel(f"{title.lower()} ({unit})")
-    ax.set_ylabel("tracks")
     if not finite.any():
-        ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
-        return
+        panel.note = "no finite values"
+        return panel
     edges = _bin_edges(values[finite])
     if directions is None:
-        ax.hist(values[finite], bins=edges, color="#4c72b0", histtype="stepfilled")  # one patch, not one per bar
-        return
-    groups, colours, names = [], [], []
-    known = list(_DIRECTIONS) + sorted(set(directions[finite]) - set(_DIRECTIONS))
-    for name in known:
-        sel = finite & (directions == name)
-        if sel.any():
-            groups.append(values[sel])
-            colours.append(_DIRECTION_COLOURS.get(name, _OTHER_COLOUR))
-            names.append(name)
-    ax.hist(groups, bins=edges, stacked=True, color=colours, label=names, histtype="stepfilled")  # one patch per group
+        groups = [(values[finite], _SINGLE_COLOUR, None)]
+    else:
+        groups = []
+        known = list(_DIRECTIONS) + sorted(set(directions[finite]) - set(_DIRECTIONS))
+        for name in known:
+            sel = finite & (directions == name)
+            if sel.any():
+                groups.append((values[sel], _DIRECTION_COLOURS.get(name, _OTHER_COLOUR), name))
+    stacked = np.zeros(edges.size - 1)
+    for vals, colour, name in groups:  # stacked in this order, anterograde at the bottom
+        counts = np.histogram(vals, bins=edges)[0]
+        for i in np.flatnonzero(counts):
+            panel.bars.append((float(edges[i]), float(edges[i + 1]), float(stacked[i]),
+                               float(stacked[i] + counts[i]), colour))
+        stacked += counts
+        if name is not None:
+            panel.legend.append((name, colour))
+    margin = 0.05 * float(edges[-1] - edges[0])
+    panel.xlim = (float(edges[0]) - margin, float(edges[-1]) + margin)
+    panel.ylim_top = max(float(stacked.max()), 1.0) * 1.05
+    return panel
 
 
-def _direction_bars(ax, directions: np.ndarray | None, n: int) -> None:
-    ax.set_title("Direction", y=1.0)
-    ax.set_ylabel("tracks")
+def _direction_bars(directions: np.ndarray | None, n: int) -> _Panel:
+    panel = _Panel("Direction")
     if directions is None:
-        ax.text(0.5, 0.5, "no direction column", ha="center", va="center", transform=ax.transAxes)
-        return
+        panel.note = "no direction column"
+        return panel
     names = list(_DIRECTIONS) + sorted(set(directions) - set(_DIRECTIONS))
     counts = [int(np.sum(directions == name)) for name in names]
-    pos = np.arange(len(names))
-    bars = ax.bar(pos, counts, color=[_DIRECTION_COLOURS.get(k, _OTHER_COLOUR) for k in names])
-    ax.set_xticks(pos, labels=names)
-    ax.bar_label(bars, labels=[f"{k} ({100.0 * k / n:.0f}%)" for k in counts])
-    ax.set_ylim(0, max(counts) * 1.15 + 1)
+    for i, (name, k) in enumerate(zip(names, counts)):
+        if k:
+            panel.bars.append((i - 0.4, i + 0.4, 0.0, float(k), _DIRECTION_COLOURS.get(name, _OTHER_COLOUR)))
+        panel.bar_labels.append((float(i), float(k), f"{k} ({100.0 * k / n:.0f}%)"))
+    panel.categories = names
+    panel.xlim = (-0.6, len(names) - 0.4)
+    panel.ylim_top = max(counts) * 1.15 + 1
+    return panel
 
 
-_PLOT_FIGURE: list = []
-_PLOT_LOCK = threading.Lock()
+def _text(draw, xy, text: str, font, fill=_INK, anchor: str = "la") -> None:
+    """``draw.text`` that also writes the micro sign, which the built-in font lacks: as a "u"
+    with its left stem extended below the baseline."""
+    if not any(m in text for m in _MU):
+        draw.text(xy, text, font=font, fill=fill, anchor=anchor)
+        return
+    plain = text.replace(_MU[0], "u").replace(_MU[1], "u")
+    draw.text(xy, plain, font=font, fill=fill, anchor=anchor)
+    # the text's origin on the baseline, from the anchored and the baseline-anchored ink boxes
+    at, base = font.getbbox(plain, anchor=anchor), font.getbbox(plain, anchor="ls")
+    ox, oy = xy[0] + at[0] - base[0], xy[1] + at[1] - base[1]
+    ul, ut, ur, ub = font.getbbox("u", anchor="ls")
+    stem = max(1, int(round(font.size / 14)))
+    tail = max(2, int(round(font.size * 0.22)))
+    for i, ch in enumerate(text):
+        if ch in _MU:
+            x = int(round(ox + font.getlength(plain[:i]) + ul))
+            y = int(round(oy))
+            draw.rectangle([x, y + (ut // 2), x + stem - 1, y + tail], fill=fill)
 
 
-def _plot_figure(reuse: bool):
-    """The 2 x 2 summary figure, emptied: one per process when ``reuse``.
+def _vertical_text(img, centre, text: str, font, fill=_INK) -> None:
+    """``text`` rotated 90° (reading upwards), centred on ``centre``."""
+    from PIL import Image, ImageDraw
 
-    Building a figure and its axes' ticks took about a third of the plot's time; a batch
-    reuses one figure, with every artist of the previous kymograph removed (a test checks that
-    the PNG is the same as from a fresh figure).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import AutoLocator, ScalarFormatter
+    left, top, right, bottom = font.getbbox(text, anchor="ls")
+    mask = Image.new("L", (right - left + 2, bottom - top + 2), 0)
+    ImageDraw.Draw(mask).text((1 - left, 1 - top), text, font=font, fill=255, anchor="ls")
+    mask = mask.transpose(Image.Transpose.ROTATE_90)
+    x = int(round(centre[0] - mask.width / 2))
+    y = int(round(centre[1] - mask.height / 2))
+    img.paste(fill, (x, y, x + mask.width, y + mask.height), mask)
 
-    if reuse and _PLOT_FIGURE:
-        fig, axes = _PLOT_FIGURE
-        for ax in axes:
-            for artist in (*ax.patches, *ax.texts, *ax.lines, *ax.collections):
-                artist.remove()
-            ax.containers.clear()
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-            ax.relim()
-            ax.set_xlim(0.0, 1.0)  # a new axes' view, which an empty panel keeps
-            ax.set_ylim(0.0, 1.0)
-            ax.set_autoscale_on(True)
-            ax.xaxis.set_major_locator(AutoLocator())  # a new axes' tick defaults
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-        return fig, axes
-    # fixed margins: constrained layout would double the drawing time
-    fig = Figure(figsize=(10.0, 7.5), dpi=100)
-    FigureCanvasAgg(fig)
-    grid = dict(left=0.07, right=0.98, bottom=0.08, top=0.91, wspace=0.22, hspace=0.36)
-    axes = fig.subplots(2, 2, gridspec_kw=grid).ravel()
-    if reuse:
-        _PLOT_FIGURE[:] = [fig, axes]
-    return fig, axes
+
+def _fit_labels(labels: Sequence[str], slot: float, sizes=(_FS_TICK, 11, 10)) -> tuple[list[str], int]:
+    """Labels side by side ``slot`` px apart: the largest of ``sizes`` at which all fit, else the
+    first size with each too-long label shortened to fit (ending in "..")."""
+    for size in sizes:
+        font = _font(size)
+        if all(font.getlength(s) <= slot - 6 for s in labels):
+            return list(labels), size
+    font = _font(sizes[0])
+    out = []
+    for s in labels:
+        if font.getlength(s) > slot - 6:
+            while len(s) > 1 and font.getlength(s + "..") > slot - 6:
+                s = s[:-1]
+            s += ".."
+        out.append(s)
+    return out, sizes[0]
+
+
+def _draw_panel(img, draw, panel: _Panel, box: tuple[int, int, int, int], *, legend: bool) -> None:
+    """Draw ``panel`` into the cell ``box`` = (x0, y0, x1, y1) of ``img``."""
+    cx0, cy0, cx1, cy1 = box
+    f_title, f_label, f_tick = _font(_FS_TITLE), _font(_FS_LABEL), _font(_FS_TICK)
+    label_h = sum(f_label.getmetrics())
+    tick_h = sum(f_tick.getmetrics())
+    ay0 = cy0 + sum(f_title.getmetrics()) + 8
+    ay1 = cy1 - (_TICK_LEN + 3 + tick_h + 6 + label_h)
+    ax1 = cx1 - 16
+    height = ay1 - ay0
+    empty = panel.note is not None
+    top = panel.ylim_top
+    if panel.bar_labels:  # room for the labels above the tallest bar
+        room = tick_h + 6
+        top = max(top, max(y for _, y, _ in panel.bar_labels) * height / (height - room))
+    entries = panel.legend if legend and not empty else []
+    if entries:
+        swatch, row_h, pad = 11, tick_h + 4, 8
+        entries = entries[: max(1, (height // 2 - 2 * pad) // row_h)]  # at most half the height
+        leg_w = pad + swatch + 6 + int(math.ceil(max(f_tick.getlength(n) for n, _ in entries))) + pad
+        leg_h = pad + len(entries) * row_h - 4 + pad
+    corner = "right"
+    for _ in range(4):  # the y tick labels' width moves the axes' left edge, the legend the top
+        yticks, ylabels = ([], []) if empty else _nice_ticks(0.0, top, integer=True)
+        ytw = int(math.ceil(max((f_tick.getlength(s) for s in ylabels), default=0.0)))
+        ax0 = cx0 + label_h + 8 + ytw + 4 + _TICK_LEN
+        if not entries:
+            break
+        xl0, xl1 = panel.xlim
+        need = {}
+        for side in ("right", "left"):
+            lx0 = ax1 - 8 - leg_w if side == "right" else ax0 + 8
+            under = [y1 for x0, x1, _, y1, _ in panel.bars
+                     if ax0 + (x1 - xl0) / (xl1 - xl0) * (ax1 - ax0) >= lx0 - 4
+                     and ax0 + (x0 - xl0) / (xl1 - xl0) * (ax1 - ax0) <= lx0 + leg_w + 4]
+            highest = max(under, default=0.0)
+            need[side] = highest * height / (height - (8 + leg_h + 6))
+        corner = "right" if need["right"] <= need["left"] else "left"
+        if need[corner] <= top:
+            break
+        top = need[corner]
+
+    def ypix(y: float) -> float:
+        return ay1 - y / top * height
+
+    xl0, xl1 = panel.xlim
+
+    def xpix(x: float) -> float:
+        return ax0 + (x - xl0) / (xl1 - xl0) * (ax1 - ax0)
+
+    # grid, bars, axes
+    for y in yticks:
+        py = int(round(ypix(y)))
+        if ay0 <= py < ay1:
+            draw.line([(ax0 + 1, py), (ax1, py)], fill=_GRID)
+    for x0, x1, y0, y1, colour in panel.bars:
+        left, right = int(round(xpix(x0))), int(round(xpix(x1))) - 1
+        if right - left + 1 >= 6:  # a 1-px white gap between wide bars
+            right -= 1
+        upper, lower = int(round(ypix(y1))), int(round(ypix(y0))) - 1
+        if right >= left and lower >= upper:
+            draw.rectangle([max(left, ax0 + 1), max(upper, ay0), min(right, ax1), lower], fill=colour)
+    draw.line([(ax0, ay0), (ax0, ay1)], fill=_AXIS)
+    draw.line([(ax0, ay1), (ax1, ay1)], fill=_AXIS)
+    # ticks and their labels
+    for y, s in zip(yticks, ylabels):
+        py = int(round(ypix(y)))
+        draw.line([(ax0 - _TICK_LEN, py), (ax0 - 1, py)], fill=_AXIS)
+        _text(draw, (ax0 - _TICK_LEN - 4, py), s, f_tick, anchor="rm")
+    if panel.categories is not None:
+        slot = (ax1 - ax0) / (xl1 - xl0)  # px between neighbouring categories
+        names, size = _fit_labels(panel.categories, slot)
+        f_cat = _font(size)
+        xticks = [(float(i), s) for i, s in enumerate(names)]
+    elif empty:
+        xticks, f_cat = [], f_tick
+    else:
+        f_cat = f_tick
+        for max_n in range(7, 1, -1):  # fewer ticks while their labels would touch
+            values, labels = _nice_ticks(xl0, xl1, max_n=max_n, min_n=min(4, max_n))
+            pts = [xpix(v) for v in values]
+            widths = [f_tick.getlength(s) for s in labels]
+            if all(b - a >= (wa + wb) / 2 + 10 for a, b, wa, wb in zip(pts, pts[1:], widths, widths[1:])):
+                break
+        xticks = list(zip(values, labels))
+    for x, s in xticks:
+        px = int(round(xpix(x)))
+        draw.line([(px, ay1 + 1), (px, ay1 + _TICK_LEN)], fill=_AXIS)
+        _text(draw, (px, ay1 + _TICK_LEN + 3), s, f_cat, anchor="ma")
+    if panel.bar_labels:
+        full = [s for _, _, s in panel.bar_labels]
+        texts, size = _fit_labels(full, (ax1 - ax0) / (xl1 - xl0))
+        if texts != full:  # too narrow for "count (pct%)": the counts alone
+            texts, size = _fit_labels([s.split(" ")[0] for s in full], (ax1 - ax0) / (xl1 - xl0))
+        for (x, y, _), s in zip(panel.bar_labels, texts):
+            _text(draw, (int(round(xpix(x))), int(round(ypix(y))) - 4), s, _font(size), anchor="md")
+    # titles, axis labels, note, legend
+    mid = (ax0 + ax1) // 2
+    _text(draw, (mid, cy0), panel.title, f_title, anchor="ma")
+    if panel.xlabel:
+        _text(draw, (mid, cy1), panel.xlabel, f_label, anchor="md")
+    _vertical_text(img, (cx0 + label_h / 2, (ay0 + ay1) / 2), "tracks", f_label)
+    if empty:
+        _text(draw, (mid, (ay0 + ay1) // 2), panel.note, _font(_FS_NOTE), anchor="mm")
+    if entries:
+        lx0 = ax1 - 8 - leg_w if corner == "right" else ax0 + 8
+        ly0 = ay0 + 8
+        draw.rectangle([lx0, ly0, lx0 + leg_w - 1, ly0 + leg_h - 1], fill="white", outline=_LEGEND_EDGE)
+        for j, (name, colour) in enumerate(entries):
+            ry = ly0 + pad + j * row_h
+            sy = ry + (tick_h - 4 - swatch) // 2 + 2
+            draw.rectangle([lx0 + pad, sy, lx0 + pad + swatch - 1, sy + swatch - 1], fill=colour)
+            _text(draw, (lx0 + pad + swatch + 6, sy + swatch / 2), name, f_tick, anchor="lm")
+
+
+def _plot_panels(summary: "pandas.DataFrame", calibrated: bool, directions: np.ndarray | None) -> list[_Panel]:
+    """The four panels of a non-empty summary, in data units (ValueError for a missing column)."""
+    panels = []
+    for title, plain, calib in PLOT_QUANTITIES:
+        options = tuple(calib) + tuple(plain) if calibrated else tuple(plain)
+        panels.append(_histogram(summary, title, options, directions))
+    panels.append(_direction_bars(directions, int(len(summary))))
+    return panels
+
+
+def _plot_image(summary: "pandas.DataFrame", calibrated: bool):
+    """The summary plot as a PIL image (raises ValueError before drawing anything)."""
+    from PIL import Image, ImageDraw
+
+    n = int(len(summary))
+    if n == 0:
+        img = Image.new("RGB", EMPTY_PLOT_SIZE, "white")
+        draw = ImageDraw.Draw(img)
+        centre = (EMPTY_PLOT_SIZE[0] // 2, EMPTY_PLOT_SIZE[1] // 2)
+        _text(draw, centre, "no tracks", _font(_FS_EMPTY), anchor="mm")
+        return img
+    directions = _directions(summary)
+    panels = _plot_panels(summary, calibrated, directions)
+    width, height = PLOT_SIZE
+    img = Image.new("RGB", PLOT_SIZE, "white")
+    draw = ImageDraw.Draw(img)
+    _text(draw, (width // 2, 10), f"{n} track{'s' if n != 1 else ''}", _font(_FS_SUPTITLE), anchor="ma")
+    top, bottom, left, right, hgap, vgap = 44, height - 8, 8, width - 8, 28, 22
+    cw, ch = (right - left - hgap) // 2, (bottom - top - vgap) // 2
+    for k, panel in enumerate(panels):
+        r, c = divmod(k, 2)
+        x0, y0 = left + c * (cw + hgap), top + r * (ch + vgap)
+        _draw_panel(img, draw, panel, (x0, y0, x0 + cw, y0 + ch), legend=k == 0 and directions is not None)
+    return img
 
 
 def save_plots(
@@ -510,9 +792,11 @@ def save_plots(
 ) -> None:
     """Write summary plots (``plots.png``), atomically.
 
-    Four panels: histograms of speed, duration and net displacement (stacked by direction when
-    the summary has a direction column) and a bar chart of anterograde / retrograde / stationary
-    counts. An empty summary gives a figure that says "no tracks".
+    Four panels (:data:`PLOT_SIZE` px in all, drawn with Pillow): histograms of speed, duration
+    and net displacement (stacked by direction when the summary has a direction column, with a
+    legend on the first) and a bar chart of anterograde / retrograde / stationary counts, each
+    bar labelled "count (percent%)". An empty summary gives a small picture that says "no tracks".
+    The same summary always gives the same bytes.
 
     Parameters
     ----------
@@ -525,34 +809,15 @@ def save_plots(
         Prefer calibrated columns (µm, s); each panel falls back to pixel/frame units when its
         calibrated column is absent (e.g. only the frame interval is known).
     reuse : bool
-        Draw on this process's one reusable figure (faster in a batch); a lock serialises threads.
+        Accepted for compatibility and ignored: it used to select a per-process reusable
+        matplotlib figure; each call now draws on its own image (safe from several threads).
 
     Raises
     ------
     ValueError
-        If the summary (non-empty) lacks a column for one of the quantities.
+        If the summary (non-empty) lacks a column for one of the quantities (nothing is written).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    with _PLOT_LOCK if reuse else contextlib.nullcontext():  # one reusable figure per process
-        n = int(len(summary))
-        if n == 0:
-            fig = Figure(figsize=(6.0, 4.0), dpi=100)
-            FigureCanvasAgg(fig)
-            fig.text(0.5, 0.5, "no tracks", ha="center", va="center", fontsize=20)
-        else:
-            fig, axes = _plot_figure(reuse)
-            directions = _directions(summary)
-            for ax, (title, plain, calib) in zip(axes[:3], PLOT_QUANTITIES):
-                options = tuple(calib) + tuple(plain) if calibrated else tuple(plain)
-                _histogram(ax, summary, title, options, directions)
-            _direction_bars(axes[3], directions, n)
-            for ax in axes:
-                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            if directions is not None and axes[0].get_legend_handles_labels()[0]:
-                axes[0].legend(frameon=False, fontsize="small")
-            fig.suptitle(f"{n} track{'s' if n != 1 else ''}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", pil_kwargs={"compress_level": 1})  # fast zlib: 3x quicker, ~1.3x larger
+    del reuse  # no figure to reuse any more
+    img = _plot_image(summary, calibrated)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG", compress_level=1)  # fast zlib: several times quicker, a little larger
