@@ -83,3 +83,12 @@ def test_single_pixel_spikes_do_not_become_tracks():
     assert len(res.tracks) <= len(clean.tracks) + 1
     raw = analyze(spiky, mode="bi", despike=False)
     assert raw.settings["spikes_removed"] is None
+
+
+def test_short_unidirectional_kymographs_keep_their_static_background():
+    """Under STATIC_MIN_FRAMES frames a slow mover could fill a column's median: nothing is removed."""
+    from kymotrace.pipeline import STATIC_MIN_FRAMES, analyze
+
+    k = generate("uni", rng=np.random.default_rng(95_000_805), frames=STATIC_MIN_FRAMES - 10, width=120)
+    res = analyze(k.image, mode="uni")
+    assert res.settings["static_background"] == f"kept (fewer than {STATIC_MIN_FRAMES} frames)"

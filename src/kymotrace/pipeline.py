@@ -241,6 +241,12 @@ def _check_options(threshold, mode, min_size, min_frames):
             raise OptionError(f"{name} must be a whole number >= 1, got {v!r}")
 
 
+#: the static background is removed only from unidirectional kymographs of at least this many
+#: frames: a particle must cross each column in less than half of the frames, or its median
+#: would take it for background (at 50 frames, movers from about 0.12 px/frame on with a 3-px spot)
+STATIC_MIN_FRAMES = 50
+
+
 def analyze(
     image: Any,
     *,
@@ -293,8 +299,8 @@ def analyze(
     static : bool
         On unidirectional kymographs, subtract the static background (each column's median
         over time, :func:`kymotrace.segment.remove_static`) before segmenting and fitting
-        positions. Bidirectional kymographs are always used as they are: their stationary
-        particles are tracks.
+        positions; only with at least :data:`STATIC_MIN_FRAMES` frames. Bidirectional
+        kymographs are always used as they are: their stationary particles are tracks.
     despike : bool
         Replace single-pixel spikes (hot pixels, cosmic rays) by their neighbourhood's median
         before anything else (:func:`kymotrace.segment.remove_spikes`); the number replaced is
@@ -350,11 +356,13 @@ def analyze(
     # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px
     # overlap: 4x faster than the exact 224-px overlap, and on a 1200 x 1200 kymograph only
     # 1.2e-5 of the pixels change their binarisation at the uni threshold (max difference 0.09)
-    if mode == "uni" and static:
+    if mode == "uni" and static and img.shape[0] >= STATIC_MIN_FRAMES:
         # nothing that stays put is a unidirectional track: drop each column's median over time
         # (bands from immobile or out-of-focus structures), see segment.remove_static
         img = remove_static(img)
         settings["static_background"] = "removed (each column's median over time)"
+    elif mode == "uni" and static:
+        settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
     else:
         settings["static_background"] = "kept"
     prob = predict(seg, img, device=device, tile=512, overlap=96, batch_size=1)
