@@ -353,9 +353,6 @@ def analyze(
         raise KymotraceError(f"no {mode} segmenter model is available: {models.missing.get(mode, '')}")
     thr = float(seg.threshold if threshold is None else threshold)
     settings.update(mode=mode, mode_confidence=mode_conf, threshold=thr, threshold_source="model" if threshold is None else "user")
-    # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px
-    # overlap: 4x faster than the exact 224-px overlap, and on a 1200 x 1200 kymograph only
-    # 1.2e-5 of the pixels change their binarisation at the uni threshold (max difference 0.09)
     if mode == "uni" and static and img.shape[0] >= STATIC_MIN_FRAMES:
         # nothing that stays put is a unidirectional track: drop each column's median over time
         # (bands from immobile or out-of-focus structures), see segment.remove_static
@@ -365,6 +362,9 @@ def analyze(
         settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
     else:
         settings["static_background"] = "kept"
+    # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px
+    # overlap: 4x faster than the exact 224-px overlap, and on a 1200 x 1200 kymograph only
+    # 1.2e-5 of the pixels change their binarisation at the uni threshold (max difference 0.09)
     prob = predict(seg, img, device=device, tile=512, overlap=96, batch_size=1)
     norm = normalize(img)
     if mode == "uni":
