@@ -242,8 +242,9 @@ def _check_options(threshold, mode, min_size, min_frames):
 
 
 #: the static background is removed only from unidirectional kymographs of at least this many
-#: frames: a particle must cross each column in less than half of the frames, or its median
-#: would take it for background (at 50 frames, movers from about 0.12 px/frame on with a 3-px spot)
+#: frames: a particle must leave each column within 75 % of the frames, or the column's 25th
+#: percentile would take it for background (at 50 frames, movers from about 0.08 px/frame on
+#: with a 3-px spot)
 STATIC_MIN_FRAMES = 50
 
 
@@ -297,9 +298,10 @@ def analyze(
         How tracks are read from the bidirectional map: detection and global assignment (default)
         or the paper's skeleton walk with a decider at branches and gaps (``decision``).
     static : bool
-        On unidirectional kymographs, subtract the static background (each column's median
-        over time, :func:`kymotrace.segment.remove_static`) before segmenting and fitting
-        positions; only with at least :data:`STATIC_MIN_FRAMES` frames. Bidirectional
+        On unidirectional kymographs, subtract the static background (each column's 25th
+        percentile over time, :func:`kymotrace.segment.remove_static`: what stays put for more
+        than 75 % of the frames, so a pause that long is erased too) before segmenting and
+        fitting positions; only with at least :data:`STATIC_MIN_FRAMES` frames. Bidirectional
         kymographs are always used as they are: their stationary particles are tracks.
     despike : bool
         Replace single-pixel spikes (hot pixels, cosmic rays) by their neighbourhood's median
@@ -354,10 +356,10 @@ def analyze(
     thr = float(seg.threshold if threshold is None else threshold)
     settings.update(mode=mode, mode_confidence=mode_conf, threshold=thr, threshold_source="model" if threshold is None else "user")
     if mode == "uni" and static and img.shape[0] >= STATIC_MIN_FRAMES:
-        # nothing that stays put is a unidirectional track: drop each column's median over time
-        # (bands from immobile or out-of-focus structures), see segment.remove_static
+        # nothing that stays put is a unidirectional track: drop each column's 25th percentile over
+        # time (bands from immobile or out-of-focus structures), see segment.remove_static
         img = remove_static(img)
-        settings["static_background"] = "removed (each column's median over time)"
+        settings["static_background"] = "removed (each column's 25th percentile over time)"
     elif mode == "uni" and static:
         settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
     else:

@@ -283,7 +283,7 @@ def _label_tracks(rgb: np.ndarray, tracks: Sequence[Track], scale: int) -> np.nd
         ph, pw = outline.shape
         # left of the start point, above it; flip where the image edge would clip the label
         x = c0 - gap - pw if c0 >= 4 * LABEL_PX else c0 + gap + 1
-        y = r0 - gap - ph if r0 >= LABEL_PX + gap else r0 + gap
+        y = r0 - gap - ph if r0 >= ph + gap else r0 + gap
         ys, xs = slice(max(y, 0), min(y + ph, h)), slice(max(x, 0), min(x + pw, w))
         if ys.start >= ys.stop or xs.start >= xs.stop:
             continue
@@ -412,7 +412,7 @@ def _directions(summary: "pandas.DataFrame") -> np.ndarray | None:
         out = []
         for v in values:
             if isinstance(v, str):
-                out.append(v.strip().lower() or "unknown")
+                out.append(_plain_text(v.strip().lower()) or "unknown")  # drawn in the built-in font
             elif v is None or (isinstance(v, float) and math.isnan(v)):
                 out.append("unknown")
             else:
@@ -577,16 +577,41 @@ def _direction_bars(directions: np.ndarray | None, n: int) -> _Panel:
     for i, (name, k) in enumerate(zip(names, counts)):
         if k:
             panel.bars.append((i - 0.4, i + 0.4, 0.0, float(k), _DIRECTION_COLOURS.get(name, _OTHER_COLOUR)))
-        panel.bar_labels.append((float(i), float(k), f"{k} ({100.0 * k / n:.0f}%)"))
+        pct = 100.0 * k / n
+        share = "<1" if 0 < pct < 0.5 else (">99" if 99.5 <= pct < 100 else f"{pct:.0f}")
+        panel.bar_labels.append((float(i), float(k), f"{k} ({share}%)"))
     panel.categories = names
     panel.xlim = (-0.6, len(names) - 0.4)
     panel.ylim_top = max(counts) * 1.15 + 1
     return panel
 
 
+def _plain_text(text: str) -> str:
+    """``text`` with accents dropped (é -> e) and other characters the built-in font lacks
+    written in ASCII (the micro sign is kept: :func:`_text` draws it)."""
+    import unicodedata
+
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch.isascii() or ch in _MU:
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(base if base.isascii() and base else _ASCII.get(ch, "?"))
+    return "".join(out)
+
+
+_ASCII = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "x", "\u00b0": "deg", "\u00df": "ss",
+          "\u00e6": "ae", "\u00c6": "AE", "\u00f8": "o", "\u00d8": "O", "\u0153": "oe", "\u2192": "->", "\u2190": "<-"}
+
+
 def _text(draw, xy, text: str, font, fill=_INK, anchor: str = "la") -> None:
     """``draw.text`` that also writes the micro sign, which the built-in font lacks: as a "u"
-    with its left stem extended below the baseline."""
+    with its left stem extended below the baseline. Other non-ASCII characters are written
+    in ASCII (:func:`_plain_text`)."""
+    text = _plain_text(text)
     if not any(m in text for m in _MU):
         draw.text(xy, text, font=font, fill=fill, anchor=anchor)
         return
@@ -696,6 +721,8 @@ def _draw_panel(img, draw, panel: _Panel, box: tuple[int, int, int, int], *, leg
         if right - left + 1 >= 6:  # a 1-px white gap between wide bars
             right -= 1
         upper, lower = int(round(ypix(y1))), int(round(ypix(y0))) - 1
+        if y1 > y0:  # a non-empty bar stays visible (at least 1 px) however tall the tallest
+            upper = min(upper, lower)
         if right >= left and lower >= upper:
             draw.rectangle([max(left, ax0 + 1), max(upper, ay0), min(right, ax1), lower], fill=colour)
     draw.line([(ax0, ay0), (ax0, ay1)], fill=_AXIS)

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--axes", choices=["TX", "XT"], default="TX", help="TX: rows are frames (default); XT: rows are positions")
     parser.add_argument("--invert", choices=["auto", "yes", "no"], default="auto", help="dark-on-light input: detect (auto) or force")
     parser.add_argument("--anterograde", choices=["right", "left"], default="right", help="which way along the path is anterograde (default right: increasing position)")
+    parser.add_argument("--keep-static", action="store_true",
+                        help="unidirectional kymographs: do not subtract the static background (what stays put in a column for over 75%% of the frames)")
+    parser.add_argument("--keep-spikes", action="store_true",
+                        help="do not replace single-pixel spikes (hot pixels, cosmic rays) before segmentation")
     parser.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: up to 2)")
 
 
@@ -118,6 +122,7 @@ def _one(path: str, stem: str) -> dict:
             path, threshold=o["threshold"], mode=o["mode"], min_size=o["min_size"], min_frames=o["min_frames"],
             model=o["model"], decision=o["decision"], uni_method=o["uni_method"], bi_method=o["bi_method"], invert=o["invert"], axes=o["axes"], channel=o["channel"],
             pixel_size=o["pixel_size"], frame_interval=o["frame_interval"],
+            static=o["static"], despike=o["despike"],
         )
         motion = MotionSettings(anterograde=o["anterograde"], kind=res.mode)
         per = write_outputs(res, o["out"], stem=stem, motion=motion, source=path)
@@ -161,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         threshold=args.threshold, mode=args.mode, min_size=args.min_size, min_frames=args.min_frames,
         model=args.model, decision=args.decision, invert={"auto": "auto", "yes": True, "no": False}[args.invert],
         axes=args.axes, channel=args.channel, pixel_size=args.pixel_size, frame_interval=args.frame_interval,
-        anterograde=args.anterograde, out=str(out),
+        anterograde=args.anterograde, out=str(out), static=not args.keep_static, despike=not args.keep_spikes,
         uni_method="assign" if args.tracer == "assign" else "components",
         bi_method="assign" if args.tracer == "assign" else "skeleton",
     )

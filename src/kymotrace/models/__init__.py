@@ -5,7 +5,7 @@ and :func:`build_model` import it when first used.
 
 Public API
 ----------
-build_model(config, rng=None)           network from an architecture config
+build_model(config, rng=None, init=True) network from an architecture config
 default_config(module, **overrides)     config of "classifier", "uni", "bi" or "decision"
 save_model(path, model, ...)            write a self-describing model file (atomic)
 load_model(name_or_path, device="cpu")  -> LoadedModel

@@ -294,7 +294,7 @@ class Classifier(_Described):
 
 
 def build_model(config: dict, *, rng: np.random.Generator | None = None, init: bool = True) -> nn.Module:
-    """Build a network from its config, with fresh random weights.
+    """Build a network from its config, with fresh random weights (unless ``init=False``).
 
     Parameters
     ----------
@@ -302,8 +302,9 @@ def build_model(config: dict, *, rng: np.random.Generator | None = None, init: b
         From :func:`default_config` (or a model file); ``arch`` "unet" or "classifier".
     rng : numpy.random.Generator, optional
         Source of the initial weights (He-normal for the leaky ReLU, zero biases). Pass a seeded
-        generator for reproducible weights; by default a fresh unseeded one. Torch's global
-        random state is never used.
+        generator for reproducible weights; by default a fresh unseeded one. (Building the
+        layers still draws torch's default initialisation from torch's global random state,
+        which these weights then replace.)
     init : bool
         False skips drawing those weights (the layers keep torch's default initialisation):
         for a network whose weights are loaded straight away, which saves about 25 ms per
