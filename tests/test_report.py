@@ -207,6 +207,14 @@ def test_label_is_outlined_and_drawn_in_the_track_colour():
     assert cols(out).size > cols(one).size + 4
 
 
+def test_negative_track_id_is_drawn_unlabelled():
+    img = np.full((120, 120), 5.0)
+    tr = _vertical(track_id=-4, col=70, first=50, last=110)
+    out = report.overlay_image(img, [tr], scale=1)
+    assert (out[25:50, 20:68] == 128).all()  # no label (the track itself starts at row 49, cols 69-71)
+    assert _is(out[60:100, 69:72], np.array(report.track_color(-4), np.uint8)).sum() > 50  # the track is drawn
+
+
 # ----------------------------------------------------------------------------------- plots
 ANTERO = report._DIRECTION_COLOURS["anterograde"]
 RETRO = report._DIRECTION_COLOURS["retrograde"]

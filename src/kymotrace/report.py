@@ -279,7 +279,10 @@ def _label_tracks(rgb: np.ndarray, tracks: Sequence[Track], scale: int) -> np.nd
             continue
         r, c = _display_points(tr, scale)
         r0, c0 = int(r[0]), int(c[0])
-        outline, fill = _label_patch(str(int(tr.track_id)))
+        text = str(int(tr.track_id))
+        if not text.isdigit():  # the glyphs are digits only: a negative ID is left unlabelled
+            continue
+        outline, fill = _label_patch(text)
         ph, pw = outline.shape
         # left of the start point, above it; flip where the image edge would clip the label
         x = c0 - gap - pw if c0 >= 4 * LABEL_PX else c0 + gap + 1
