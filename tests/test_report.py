@@ -207,6 +207,12 @@ def test_label_is_outlined_and_drawn_in_the_track_colour():
     assert cols(out).size > cols(one).size + 4
 
 
+@pytest.mark.parametrize("value", [0.0, 3.0, -2.5, 1e16, 1e300])
+def test_identical_values_give_one_bin(value):
+    edges = report._bin_edges(np.full(7, value))
+    assert edges.size == 2 and edges[0] < value < edges[1]
+
+
 def test_negative_track_id_is_drawn_unlabelled():
     img = np.full((120, 120), 5.0)
     tr = _vertical(track_id=-4, col=70, first=50, last=110)

@@ -428,6 +428,10 @@ def _directions(summary: "pandas.DataFrame") -> np.ndarray | None:
 
 
 def _bin_edges(values: np.ndarray) -> np.ndarray:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if lo == hi:  # one value: one bin around it (numpy's +-0.5 vanishes in float at 1e16)
+        half = max(0.5, abs(lo) * 1e-6)
+        return np.array([lo - half, lo + half])
     edges = np.histogram_bin_edges(values, bins="auto")
     if edges.size - 1 > _MAX_BINS:
         edges = np.histogram_bin_edges(values, bins=_MAX_BINS)
