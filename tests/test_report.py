@@ -455,7 +455,7 @@ def test_save_plots_reads_the_real_track_summary(tmp_path, rng, calibration):
     _assert_png(tmp_path / "none.png", size=report.EMPTY_PLOT_SIZE)
 
 
-def test_save_plots_is_deterministic_and_reuse_changes_nothing(tmp_path):
+def test_save_plots_is_deterministic(tmp_path):
     a = _summary(True, n=30)
     b = _summary(False, n=5)
     b["mean_speed_px_per_frame"] = np.nan  # a "no finite values" panel
@@ -464,12 +464,12 @@ def test_save_plots_is_deterministic_and_reuse_changes_nothing(tmp_path):
     cases = [(a, True), (b, False), (c, False), (pd.DataFrame(), False)]
     first = []
     for k, (df, cal) in enumerate(cases):
-        report.save_plots(tmp_path / f"first{k}.png", df, calibrated=cal, reuse=False)
+        report.save_plots(tmp_path / f"first{k}.png", df, calibrated=cal)
         first.append((tmp_path / f"first{k}.png").read_bytes())
     assert len(set(first)) == len(first)  # different summaries, different pictures
     report.save_plots(tmp_path / "other.png", _summary(False, n=50), calibrated=False)
-    for k, (df, cal) in enumerate(cases):  # each again, after other plots, with reuse on
-        report.save_plots(tmp_path / f"again{k}.png", df, calibrated=cal, reuse=True)
+    for k, (df, cal) in enumerate(cases):  # each again, after other plots
+        report.save_plots(tmp_path / f"again{k}.png", df, calibrated=cal)
         assert (tmp_path / f"again{k}.png").read_bytes() == first[k]
 
 

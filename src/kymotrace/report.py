@@ -822,7 +822,7 @@ def _plot_image(summary: "pandas.DataFrame", calibrated: bool):
 
 
 def save_plots(
-    path: str | os.PathLike, summary: "pandas.DataFrame", *, calibrated: bool, reuse: bool = True
+    path: str | os.PathLike, summary: "pandas.DataFrame", *, calibrated: bool
 ) -> None:
     """Write summary plots (``plots.png``), atomically.
 
@@ -842,16 +842,12 @@ def save_plots(
     calibrated : bool
         Prefer calibrated columns (µm, s); each panel falls back to pixel/frame units when its
         calibrated column is absent (e.g. only the frame interval is known).
-    reuse : bool
-        Accepted for compatibility and ignored: it used to select a per-process reusable
-        matplotlib figure; each call now draws on its own image (safe from several threads).
 
     Raises
     ------
     ValueError
         If the summary (non-empty) lacks a column for one of the quantities (nothing is written).
     """
-    del reuse  # no figure to reuse any more
     img = _plot_image(summary, calibrated)
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG", compress_level=1)  # fast zlib: several times quicker, a little larger
