@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kymotrace.track import Track
-from kymotrace.trace.assign import BI_PARAMS, UNI_PARAMS, detect_rows, drop_duplicates, drop_stationary, trace_assign
+from kymotrace.trace.assign import BI_PARAMS, UNI_PARAMS, detect_rows, drop_duplicates, drop_stationary, guide_image, trace_assign
 
 
 def ridge_map(paths, shape=(120, 160), sigma=1.2, gaps=()):
@@ -132,12 +132,12 @@ def test_guided_detection_separates_particles_on_one_plateau():
     image, prob, a, b = _two_runners()
     plain = detect_rows(prob, 0.5)
     assert all(len(x) == 1 for x, _ in plain)  # the map alone has one peak per row
-    guided = detect_rows(prob, 0.5, guide=image, guide_mix=UNI_PARAMS["guide_mix"], min_dip=UNI_PARAMS["min_dip"])
+    guided = detect_rows(prob, 0.5, guide=guide_image(image), guide_mix=UNI_PARAMS["guide_mix"], min_dip=UNI_PARAMS["min_dip"])
     for t, (x, height) in enumerate(guided):
         assert len(x) == 2
         np.testing.assert_allclose(np.sort(x), [a[t], b[t]], atol=0.6)
         np.testing.assert_allclose(height, 1.0)  # heights stay the trackness
-    tracks = trace_assign(prob, 0.5, direction=1, guide=image, **UNI_PARAMS)
+    tracks = trace_assign(prob, 0.5, direction=1, guide=guide_image(image), **UNI_PARAMS)
     assert len(tracks) == 2
     for tr, truth in zip(sorted(tracks, key=lambda t: t.positions.mean()), (a, b)):
         np.testing.assert_allclose(tr.positions, truth[tr.frames], atol=0.6)
@@ -146,7 +146,7 @@ def test_guided_detection_separates_particles_on_one_plateau():
 def test_guide_never_adds_detections_outside_the_map():
     image, prob, _, _ = _two_runners()
     image[:, 2] = 5.0  # a bright column where the map says "no track"
-    guided = detect_rows(prob, 0.5, guide=image)
+    guided = detect_rows(prob, 0.5, guide=guide_image(image))
     assert all(np.all(np.abs(x - 2) > 3) for x, _ in guided)
     with pytest.raises(ValueError, match="shape"):
-        detect_rows(prob, 0.5, guide=image[:, :-1])
+        detect_rows(prob, 0.5, guide=guide_image(image[:, :-1]))

@@ -372,12 +372,13 @@ def analyze(
     if mode == "uni":
         maps = {"positive": prob[0], "negative": prob[1]}
         if uni_method == "assign":
-            from .trace.assign import UNI_PARAMS, drop_duplicates, drop_stationary, trace_assign
+            from .trace.assign import UNI_PARAMS, drop_duplicates, drop_stationary, guide_image, trace_assign
 
             # detections placed with the kymograph's help (guided_map): it separates particles
             # running side by side, which the slope maps merge into one plateau
-            tracks = drop_duplicates(trace_assign(prob[0], thr, direction=1, guide=norm, **UNI_PARAMS)
-                                     + trace_assign(prob[1], thr, direction=-1, guide=norm, **UNI_PARAMS))
+            guide = guide_image(norm)
+            tracks = drop_duplicates(trace_assign(prob[0], thr, direction=1, guide=guide, **UNI_PARAMS)
+                                     + trace_assign(prob[1], thr, direction=-1, guide=guide, **UNI_PARAMS))
             tracks = drop_stationary(tracks)  # immobile spots are no unidirectional movers
             tracks = [t for t in tracks if len(t) >= min_frames and len(t) >= min_size]
         else:

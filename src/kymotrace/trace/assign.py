@@ -109,7 +109,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..track import Track, renumber
 
-__all__ = ["detect_rows", "guided_map", "trace_assign", "drop_duplicates", "UNI_PARAMS", "BI_PARAMS", "drop_stationary"]
+__all__ = ["detect_rows", "guide_image", "guided_map", "trace_assign", "drop_duplicates", "UNI_PARAMS", "BI_PARAMS", "drop_stationary"]
 
 #: settings measured best on validation seeds (see the module notes), per kind of kymograph
 BI_PARAMS = dict(gate=3.5, free_cost=0.6, share=0.5, max_gap=6, max_speed=7.0)
@@ -117,14 +117,24 @@ UNI_PARAMS = dict(gate=5.0, new_gate=8.0, free_cost=1.0, share=0.5, max_gap=8, v
                   min_dip=0.01, guide_mix=0.8)
 
 
-def guided_map(prob: np.ndarray, image: np.ndarray, threshold: float, *, mix: float = 0.5, sigma: float = 1.0) -> np.ndarray:
+def guide_image(image: np.ndarray, *, sigma: float = 1.0) -> np.ndarray:
+    """The normalised kymograph as :func:`guided_map` reads it: smoothed by a Gaussian of
+    ``sigma`` px across position (not time) and scaled to [0, 1] by its 99.5th percentile.
+    Computed once per kymograph and shared by both slope maps."""
+    from scipy.ndimage import gaussian_filter1d
+
+    s = gaussian_filter1d(np.asarray(image, np.float32), sigma, axis=1) if sigma > 0 else np.asarray(image, np.float32)
+    top = float(np.percentile(s, 99.5))
+    return np.clip(s / top, 0.0, 1.0) if top > 1e-6 else np.zeros_like(s)
+
+
+def guided_map(prob: np.ndarray, guide: np.ndarray, threshold: float, *, mix: float = 0.5) -> np.ndarray:
     """A detection map whose peaks follow the kymograph where the trackness map is flat.
 
     The segmenters' maps are plateaus several pixels wide (about 1.0 across 5-7 px), so two
     particles running 3-5 px apart give one ridge, and the peak of a single wide ridge is poorly
     placed. Inside the thresholded mask this map is ``threshold + (1 - threshold) * ((1 - mix) *
-    prob + mix * s)``, with ``s`` the normalised kymograph smoothed by a Gaussian of ``sigma`` px
-    across position (not time) and scaled to [0, 1] by its 99.5th percentile; outside it is 0.
+    prob + mix * guide)``, with ``guide`` from :func:`guide_image`; outside it is 0.
     So which pixels hold a track is still decided by the trackness map alone, and only where
     peaks lie inside it is read from the image too. The map spans only ``threshold`` to 1, so
     a plateau splits into two detections only with a small ``min_dip`` (0.01 in ``UNI_PARAMS``).
@@ -139,21 +149,16 @@ def guided_map(prob: np.ndarray, image: np.ndarray, threshold: float, *, mix: fl
     ``testimg.tif`` 52 -> 54, the eLife notebook's EB1 kymograph 76 -> 76). On bidirectional maps
     it lowered crossings (mean over five sets 0.342 -> 0.326), so it is not used there.
     """
-    from scipy.ndimage import gaussian_filter1d
-
-    s = gaussian_filter1d(np.asarray(image, np.float32), sigma, axis=1) if sigma > 0 else np.asarray(image, np.float32)
-    top = float(np.percentile(s, 99.5))
-    s = np.clip(s / top, 0.0, 1.0) if top > 1e-6 else np.zeros_like(s)
     p = np.asarray(prob, np.float32)
-    return np.where(p > threshold, threshold + (1.0 - threshold) * ((1.0 - mix) * p + mix * s), 0.0).astype(np.float32)
+    return np.where(p > threshold, threshold + (1.0 - threshold) * ((1.0 - mix) * p + mix * guide), 0.0).astype(np.float32)
 
 
 def detect_rows(prob: np.ndarray, threshold: float, *, min_separation: float = 2.5, min_dip: float = 0.15,
                 guide: np.ndarray | None = None, guide_mix: float = 0.5) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per row, the sub-pixel positions and heights of the trackness map's peaks above ``threshold``.
 
-    With ``guide`` (the normalised kymograph), peaks are found on :func:`guided_map` instead; the
-    heights reported are still the trackness at each peak.
+    With ``guide`` (the normalised kymograph through :func:`guide_image`), peaks are found on
+    :func:`guided_map` instead; the heights reported are still the trackness at each peak.
     """
     p = np.asarray(prob, np.float32)
     trackness = p
@@ -255,8 +260,8 @@ def trace_assign(
 
     With ``dedupe``, tracks that merely duplicate a longer one (:func:`drop_duplicates`) are dropped.
     ``direction`` (+1 or -1, for a slope map) forbids steps of more than ``back_tol`` px against it;
-    0 (default) lets tracks move either way. ``guide``: the normalised kymograph, to place
-    detections by :func:`guided_map` (used on unidirectional maps).
+    0 (default) lets tracks move either way. ``guide``: :func:`guide_image` of the normalised
+    kymograph, to place detections by :func:`guided_map` (used on unidirectional maps).
 
     Returns tracks numbered from 1; each track's ``confidence`` is the mean trackness of its
     detections, and frames it coasted through are interpolated and flagged as gaps.
