@@ -689,6 +689,11 @@ def _draw_panel(img, draw, panel: _Panel, box: tuple[int, int, int, int], *, leg
         entries = entries[: max(1, (height // 2 - 2 * pad) // row_h)]  # at most half the height
         leg_w = pad + swatch + 6 + int(math.ceil(max(f_tick.getlength(n) for n, _ in entries))) + pad
         leg_h = pad + len(entries) * row_h - 4 + pad
+    xl0, xl1 = panel.xlim
+
+    def to_px(x: float, left: int) -> float:  # data x to an image column, axes from ``left`` to ax1
+        return left + (x - xl0) / (xl1 - xl0) * (ax1 - left)
+
     corner = "right"
     for _ in range(4):  # the y tick labels' width moves the axes' left edge, the legend the top
         yticks, ylabels = ([], []) if empty else _nice_ticks(0.0, top, integer=True)
@@ -696,13 +701,11 @@ def _draw_panel(img, draw, panel: _Panel, box: tuple[int, int, int, int], *, leg
         ax0 = cx0 + label_h + 8 + ytw + 4 + _TICK_LEN
         if not entries:
             break
-        xl0, xl1 = panel.xlim
         need = {}
         for side in ("right", "left"):
             lx0 = ax1 - 8 - leg_w if side == "right" else ax0 + 8
             under = [y1 for x0, x1, _, y1, _ in panel.bars
-                     if ax0 + (x1 - xl0) / (xl1 - xl0) * (ax1 - ax0) >= lx0 - 4
-                     and ax0 + (x0 - xl0) / (xl1 - xl0) * (ax1 - ax0) <= lx0 + leg_w + 4]
+                     if to_px(x1, ax0) >= lx0 - 4 and to_px(x0, ax0) <= lx0 + leg_w + 4]
             highest = max(under, default=0.0)
             need[side] = highest * height / (height - (8 + leg_h + 6))
         corner = "right" if need["right"] <= need["left"] else "left"
@@ -713,10 +716,8 @@ def _draw_panel(img, draw, panel: _Panel, box: tuple[int, int, int, int], *, leg
     def ypix(y: float) -> float:
         return ay1 - y / top * height
 
-    xl0, xl1 = panel.xlim
-
     def xpix(x: float) -> float:
-        return ax0 + (x - xl0) / (xl1 - xl0) * (ax1 - ax0)
+        return to_px(x, ax0)
 
     # grid, bars, axes
     for y in yticks:
