@@ -150,3 +150,59 @@ def test_guide_never_adds_detections_outside_the_map():
     assert all(np.all(np.abs(x - 2) > 3) for x, _ in guided)
     with pytest.raises(ValueError, match="shape"):
         detect_rows(prob, 0.5, guide=guide_image(image[:, :-1]))
+
+
+# ------------------------------------------------------------------------------ hysteresis
+def test_strong_frames_reads_within_one_pixel_and_never_on_gaps():
+    from kymotrace.trace.assign import strong_frames
+
+    m = np.zeros((6, 20), np.float32)
+    m[:, 10] = [0.95, 0.95, 0.5, 0.95, 0.95, 0.95]
+    m[4, 10] = 0.6
+    m[4, 11] = 0.92  # the neighbour within 1 px counts
+    tr = Track(1, np.arange(6), np.full(6, 10.2), gap=np.array([0, 0, 0, 0, 0, 1], bool))
+    assert strong_frames(tr, [m], 0.9).tolist() == [True, True, False, True, True, False]
+    # any of several maps
+    m2 = np.zeros_like(m)
+    m2[2, 9] = 0.99
+    assert strong_frames(tr, [m, m2], 0.9).tolist() == [True, True, True, True, True, False]
+
+
+def test_hysteresis_filter_needs_enough_strong_frames():
+    from kymotrace.trace.assign import hysteresis_filter
+
+    m = np.zeros((12, 30), np.float32)
+    m[:, 5] = 0.8                                   # track A: dim all along
+    m[:, 15] = 0.8
+    m[3:7, 15] = 0.95                               # track B: 4 strong frames of 12
+    m[:, 25] = 0.8
+    m[2:10, 25] = 0.95                              # track C: 8 strong frames of 12
+    tracks = [Track(i + 1, np.arange(12), np.full(12, x)) for i, x in enumerate((5.0, 15.0, 25.0))]
+    kept = hysteresis_filter(tracks, [m], 0.9, need=4, min_share=0.0, trim=False)
+    assert [t.track_id for t in kept] == [2, 3]
+    kept = hysteresis_filter(tracks, [m], 0.9, need=4, min_share=0.5, trim=False)
+    assert [t.track_id for t in kept] == [3]
+    # trimming cuts back to the first and last strong frame (plus ``tail``)
+    (c,) = hysteresis_filter(tracks[2:], [m], 0.9, need=4, trim=True)
+    assert (c.start, c.end) == (2, 9)
+    (c,) = hysteresis_filter(tracks[2:], [m], 0.9, need=4, trim=True, tail=1)
+    assert (c.start, c.end) == (1, 10)
+
+
+def test_hysteresis_follows_a_particle_through_a_dim_stretch():
+    """A particle dims for 20 frames (trackness 0.8 < threshold 0.9): at the threshold it gives
+    two tracks; traced at the lower threshold and filtered it stays one track, while a track
+    made only of dim detections is dropped."""
+    from kymotrace.trace.assign import UNI_HYSTERESIS, hysteresis_filter
+
+    m = ridge_map([lambda t: 20 + 1.0 * t, lambda t: 120 + 0 * t + 0.3 * t], shape=(120, 200))
+    m[50:70, :100] *= 0.8                               # the first particle dims
+    m[:, 100:] *= 0.85                                  # the second is dim all along
+    thr = 0.9
+    at_thr = [t for t in trace_assign(m, thr, direction=1, **UNI_PARAMS) if len(t) >= 4]
+    assert len(at_thr) == 2 and max(len(t) for t in at_thr) < 60
+    low = trace_assign(m, thr * UNI_HYSTERESIS, direction=1, **UNI_PARAMS)
+    kept = hysteresis_filter(low, [m], thr, need=4, min_share=0.5, trim=False)
+    assert len(kept) == 1
+    assert kept[0].start <= 2 and kept[0].end >= 117
+    assert np.allclose(kept[0].positions, 20 + kept[0].frames, atol=0.6)

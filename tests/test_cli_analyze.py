@@ -75,15 +75,18 @@ def test_calibration_and_anterograde(inputs, model_args, tmp_path):
 
 
 def test_input_steps_switched_off(inputs, model_args, tmp_path):
-    """--keep-static / --keep-spikes reach analyze() and are recorded in run.json."""
+    """--keep-static / --keep-spikes / --no-hysteresis reach analyze() and are recorded in run.json."""
     runs = {}
-    for name, extra in (("default", []), ("kept", ["--keep-static", "--keep-spikes"])):
+    for name, extra in (("default", []), ("kept", ["--keep-static", "--keep-spikes", "--no-hysteresis"])):
         out = tmp_path / name
         assert main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "uni", *extra, *model_args]) == 0
         runs[name] = json.loads((out / "good" / "run.json").read_text())
     assert runs["default"]["static_background"].startswith("removed")
     assert isinstance(runs["default"]["spikes_removed"], int)
     assert runs["kept"]["static_background"] == "kept" and runs["kept"]["spikes_removed"] is None
+    hy = runs["default"]["hysteresis"]
+    assert hy["min_share"] == 0.5 and 0 < hy["trace_threshold"] < runs["default"]["threshold"]
+    assert runs["kept"]["hysteresis"] is None
 
 
 @pytest.mark.parametrize(

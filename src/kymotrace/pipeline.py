@@ -261,6 +261,7 @@ def analyze(
     link: bool = True,
     static: bool = True,
     despike: bool = True,
+    hysteresis: bool = True,
     uni_method: str = "assign",
     bi_method: str = "assign",
     invert: Any = "auto",
@@ -307,6 +308,12 @@ def analyze(
         Replace single-pixel spikes (hot pixels, cosmic rays) by their neighbourhood's median
         before anything else (:func:`kymotrace.segment.remove_spikes`); the number replaced is
         reported in ``settings["spikes_removed"]``.
+    hysteresis : bool
+        Unidirectional, with the default tracer: trace the slope maps at ``UNI_HYSTERESIS``
+        (0.75 / 0.9) x the threshold and keep only tracks of which at least 4 detected frames, and
+        at least half, reach the threshold itself (:func:`kymotrace.trace.assign.hysteresis_filter`):
+        a track is followed while its particle is dim (bleached, out of focus, next to a brighter
+        one), but no track is made mostly of dim detections. Reported in ``settings["hysteresis"]``.
     link : bool
         Join track pieces separated by gaps of up to 6 frames when their motion agrees
         (:func:`kymotrace.trace.link.link_gaps`).
@@ -369,16 +376,25 @@ def analyze(
     # 1.2e-5 of the pixels change their binarisation at the uni threshold (max difference 0.09)
     prob = predict(seg, img, device=device, tile=512, overlap=96, batch_size=1)
     norm = normalize(img)
+    settings["hysteresis"] = None
+    strong = None
     if mode == "uni":
         maps = {"positive": prob[0], "negative": prob[1]}
         if uni_method == "assign":
-            from .trace.assign import UNI_PARAMS, drop_duplicates, drop_stationary, guide_image, trace_assign
+            from .trace.assign import (HYSTERESIS_OPTIONS, UNI_HYSTERESIS, UNI_PARAMS, drop_duplicates,
+                                       drop_stationary, guide_image, hysteresis_filter, trace_assign)
 
             # detections placed with the kymograph's help (guided_map): it separates particles
             # running side by side, which the slope maps merge into one plateau
             guide = guide_image(norm)
-            tracks = drop_duplicates(trace_assign(prob[0], thr, direction=1, guide=guide, **UNI_PARAMS)
-                                     + trace_assign(prob[1], thr, direction=-1, guide=guide, **UNI_PARAMS))
+            low = thr * UNI_HYSTERESIS if hysteresis else thr
+            tracks = drop_duplicates(trace_assign(prob[0], low, direction=1, guide=guide, **UNI_PARAMS)
+                                     + trace_assign(prob[1], low, direction=-1, guide=guide, **UNI_PARAMS))
+            if hysteresis:
+                # traced on the lower threshold; kept (after gap linking) only with enough
+                # detections at the threshold itself
+                strong = lambda trs: hysteresis_filter(trs, prob, thr, **HYSTERESIS_OPTIONS)  # noqa: E731
+                settings["hysteresis"] = {"trace_threshold": round(low, 4), **HYSTERESIS_OPTIONS}
             tracks = drop_stationary(tracks)  # immobile spots are no unidirectional movers
             tracks = [t for t in tracks if len(t) >= min_frames and len(t) >= min_size]
         else:
@@ -429,6 +445,9 @@ def analyze(
         else:
             tracks = [smooth_positions(t, 7, "linear") for t in tracks]
             settings["position_smoothing"] = "local linear fit over 7 frames"
+    if strong is not None:
+        # the hysteresis filter reads the maps at the refined positions, which sit on the particle
+        tracks = [t for t in strong(tracks) if len(t) >= min_frames and len(t) >= min_size]
     tracks = renumber(tracks)
     settings["models"] = models.describe()
     settings["polarity"] = kymo.polarity
