@@ -1,0 +1,58 @@
+"""Held-out accuracy of classifier models (threshold 0.5 on p(bi)), plain and with the pipeline's
+mirror averaging, on validation seeds that no model selection used:
+
+- varied_400: 200 + 200 kymographs of the full training variety (VALIDATION.start + 950,000 on),
+- static_400: the same with immobile spots in 40 % of them (VALIDATION.start + 970,000 on),
+- benchlike_180: 20 per bench-like set (uni, bi, both at SNR 1.1, realistic uni and bi, bi with
+  40 tracks, 600x150 bi, 150x600 uni; VALIDATION.start + 700,000 + 1000 * set + i).
+
+Usage: python tools/classifier_held_out.py [MODEL_OR_PATH ...]   (default: the shipped classifier)
+"""
+
+import sys
+
+import numpy as np
+
+from kymotrace.bench import load_suite
+from kymotrace.models.registry import load_model
+from kymotrace.seeds import VALIDATION
+from kymotrace.segment import classify
+from kymotrace.synth import generate
+from kymotrace.train.data import validation_items
+
+BENCH_LIKE = ["uni", "bi", "uni_low_snr", "bi_low_snr", "realistic_uni", "realistic_bi", "bi_dense",
+              "wide_bi_600x150", "tall_uni_150x600"]
+
+
+def held_out_sets():
+    sets = {s["name"]: s for s in load_suite()["sets"]}
+    data = {
+        "varied_400": [(it.image, it.kind == "bi") for it in
+                       validation_items(["uni", "bi"], 200, VALIDATION.start + 950_000, "varied")],
+        "static_400": [(it.image, it.kind == "bi") for it in
+                       validation_items(["uni", "bi"], 200, VALIDATION.start + 970_000, "varied+static")],
+    }
+    items = []
+    for j, name in enumerate(BENCH_LIKE):
+        s = sets[name]
+        for i in range(20):
+            k = generate(s["kind"], rng=np.random.default_rng(VALIDATION.start + 700_000 + 1000 * j + i), **s["knobs"])
+            items.append((k.image, s["kind"] == "bi"))
+    data["benchlike_180"] = items
+    return data
+
+
+def main(names):
+    data = held_out_sets()
+    for name in names or ["classifier"]:
+        model = load_model(name)
+        cells = []
+        for set_name, items in data.items():
+            for flips in (False, True):
+                acc = np.mean([(classify(model, img, flips=flips).bi >= 0.5) == y for img, y in items])
+                cells.append(f"{set_name}{' flips' if flips else ''} {acc:.3f}")
+        print(name, " | ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
