@@ -26,6 +26,7 @@ from kymotrace.metrics import crossing_events, score
 from kymotrace.pipeline import analyze
 from kymotrace.seeds import check_seed
 from kymotrace.synth import generate
+from kymotrace.trace.link import join_chains
 from kymotrace.track import Track, renumber
 
 COLS = ("recall", "precision", "f1", "gap", "crossing")
@@ -45,29 +46,6 @@ def majority(gts, tr, sl):
     return max(set(own), key=own.count) if own else -1
 
 
-def join(tracks, nxt):
-    prev = {j: i for i, j in nxt.items()}
-    out = []
-    for i in range(len(tracks)):
-        if i in prev:
-            continue
-        chain = [i]
-        while chain[-1] in nxt:
-            chain.append(nxt[chain[-1]])
-        F, X = list(tracks[i].frames), list(tracks[i].positions)
-        for j in chain[1:]:
-            b = tracks[j]
-            keep = b.frames > F[-1]
-            if not keep.any():
-                continue
-            bf, bx = b.frames[keep], b.positions[keep]
-            fill = np.arange(F[-1] + 1, bf[0])
-            X += list(np.interp(fill, [F[-1], bf[0]], [X[-1], bx[0]])) + list(bx)
-            F += list(fill) + list(bf)
-        out.append(Track(0, np.array(F), np.array(X)))
-    return renumber(out)
-
-
 def oracle_stitch(tracks, gts, max_dt=20):
     head = [majority(gts, p, slice(0, 6)) for p in tracks]
     tail = [majority(gts, p, slice(-6, None)) for p in tracks]
@@ -78,7 +56,7 @@ def oracle_stitch(tracks, gts, max_dt=20):
         if i not in nxt and j not in used:
             nxt[i] = j
             used.add(j)
-    return join(tracks, nxt)
+    return join_chains(tracks, nxt)
 
 
 def _cut(tr, upto):

@@ -377,7 +377,6 @@ def analyze(
     prob = predict(seg, img, device=device, tile=512, overlap=96, batch_size=1)
     norm = normalize(img)
     settings["hysteresis"] = None
-    hysteresis_on = False
     if mode == "uni":
         maps = {"positive": prob[0], "negative": prob[1]}
         if uni_method == "assign":
@@ -392,7 +391,6 @@ def analyze(
                                      + trace_assign(prob[1], low, direction=-1, guide=guide, **UNI_PARAMS))
             if hysteresis:
                 # traced on the lower threshold; filtered at the end (hysteresis_filter)
-                hysteresis_on = True
                 settings["hysteresis"] = {"trace_threshold": round(low, 4), **HYSTERESIS_OPTIONS}
             tracks = drop_stationary(tracks)  # immobile spots are no unidirectional movers
             tracks = [t for t in tracks if len(t) >= min_frames and len(t) >= min_size]
@@ -444,7 +442,7 @@ def analyze(
         else:
             tracks = [smooth_positions(t, 7, "linear") for t in tracks]
             settings["position_smoothing"] = "local linear fit over 7 frames"
-    if hysteresis_on:
+    if settings["hysteresis"] is not None:
         # kept only with enough detections at the threshold itself; after gap linking and position
         # refinement, so the maps are read where the particle is (F1 0.920 -> 0.925 on the
         # independent simulator against filtering before linking)

@@ -374,7 +374,6 @@ def drop_stationary(tracks: list[Track], *, min_speed: float = 0.05, min_frames:
     return renumber(keep)
 
 
-
 def strong_frames(track: Track, maps, threshold: float) -> np.ndarray:
     """Per frame of ``track``: does it reach ``threshold`` on any of ``maps`` (trackness maps
     [t, x]) within 1 px of the rounded position? Always False on gap frames."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..track import Track, renumber
 
-__all__ = ["link_gaps", "end_velocity"]
+__all__ = ["link_gaps", "end_velocity", "join_chains"]
 
 
 def end_velocity(track: Track, n: int = 8, at_start: bool = False) -> float:
@@ -67,6 +67,15 @@ def link_gaps(
         # no cycles are possible: links always go forward in time
         nxt[i] = j
         prev[j] = i
+    return join_chains(tracks, nxt)
+
+
+def join_chains(tracks: list[Track], nxt: dict[int, int]) -> list[Track]:
+    """Join tracks along links ``nxt[i] = j`` (track i's end continues as track j; each index at
+    most once on either side, links forward in time). Frames between two linked tracks are
+    interpolated and flagged as gap frames; frames of a later track that do not come after the
+    chain's last frame are left out. Confidences are averaged weighted by track length."""
+    prev = {j: i for i, j in nxt.items()}
     out = []
     for i in range(len(tracks)):
         if i in prev:
@@ -82,6 +91,10 @@ def link_gaps(
             t = tracks[idx]
             if k:
                 last_t, last_x = frames[-1][-1], pos[-1][-1]
+                after = t.frames > last_t
+                if not after.any():
+                    continue
+                t = Track(t.track_id, t.frames[after], t.positions[after], gap=t.gap[after], confidence=t.confidence)
                 fill = np.arange(last_t + 1, t.start)
                 frames.append(fill)
                 pos.append(np.interp(fill, [last_t, t.start], [last_x, t.positions[0]]))
