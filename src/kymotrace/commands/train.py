@@ -10,7 +10,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("module", choices=["classifier", "uni", "bi", "decision"], help="which module to train")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of this training chunk (default 10)")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    parser.add_argument("--steps", type=int, default=None, help="stop this chunk after N steps, if --minutes has not run out first")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    parser.add_argument("--reset-lr", action="store_true", help="with --resume: restart the learning-rate schedule at --lr, halved every --decay-every steps")
+    parser.add_argument("--from-best", action="store_true", help="with --resume: continue from the best validated weights instead of the last ones")
     parser.add_argument("--reset-best", action="store_true", help="with --resume: forget the best validation score (after changing the data)")
     parser.add_argument("--run-dir", default="training", help="folder for checkpoints and logs (default ./training)")
     parser.add_argument("--batch", type=int, default=None, help="batch size")
@@ -39,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--batch must be at least 1, got {args.batch}")
     arch = {"base": args.base} if args.base else {}
     cfg = TrainConfig(
-        module=args.module, minutes=args.minutes, device=args.device, resume=args.resume,
+        module=args.module, minutes=args.minutes, steps=args.steps, device=args.device, resume=args.resume,
         run_dir=args.run_dir, crop=args.crop, lr=args.lr, decay_every=args.decay_every,
-        val_every=args.val_every, seed=args.seed, reset_best=args.reset_best, threads=args.threads, style=args.style, arch=arch,
+        val_every=args.val_every, seed=args.seed, reset_best=args.reset_best, reset_lr=args.reset_lr, from_best=args.from_best, threads=args.threads, style=args.style, arch=arch,
         **({"batch": args.batch} if args.batch else {}),
     )
     if args.export:

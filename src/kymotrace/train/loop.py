@@ -54,6 +54,9 @@ class TrainConfig:
     threads: int = 2
     val_n: int = 6
     reset_best: bool = False
+    reset_lr: bool = False
+    steps: int | None = None  # stop this chunk after this many steps (or at ``minutes``, whichever first)
+    from_best: bool = False
     arch: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -61,6 +64,8 @@ class TrainConfig:
             raise OptionError(f"unknown module {self.module!r}; choose one of {', '.join(MODULES)}")
         if self.minutes <= 0:
             raise OptionError(f"--minutes must be positive, got {self.minutes}")
+        if self.steps is not None and (isinstance(self.steps, bool) or int(self.steps) != self.steps or self.steps < 1):
+            raise OptionError(f"--steps must be a whole number >= 1, got {self.steps}")
         self.arch = {**ARCH[self.module], **(self.arch or {})}
 
     @property
@@ -195,6 +200,18 @@ def train(cfg: TrainConfig) -> dict:
         sched.load_state_dict(ck["sched"])
         step, elapsed, best, best_state = ck["step"], ck["elapsed"], ck["best"], ck["best_state"]
         rng.bit_generator.state = ck["rng"]
+        if cfg.from_best and best_state is not None:
+            # continue from the best validated weights, not the last ones (the optimiser's
+            # moments stay): for a fine-tuning stage after a noisy one
+            net.load_state_dict(best_state)
+            _log(folder, f"weights: the best validated state (score {best.get('score', float('nan')):.4f})")
+        if cfg.reset_lr:
+            # a fresh schedule from this step: lr = cfg.lr, halved every cfg.decay_every steps
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr
+                g["initial_lr"] = cfg.lr
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.decay_every, gamma=0.5)
+            _log(folder, f"learning rate reset to {cfg.lr:g}, halved every {cfg.decay_every} steps")
         if cfg.reset_best:
             best, best_state = {"score": -1.0}, None
             _log(folder, "best validation score reset (the validation data changed)")
@@ -220,10 +237,11 @@ def train(cfg: TrainConfig) -> dict:
     producer = _Producer(_batch_fn(cfg), np.random.default_rng(rng.integers(2**63)))
     t_chunk = time.monotonic()
     t_ckpt = t_chunk
+    stop_at = None if cfg.steps is None else step + int(cfg.steps)
     losses: list[float] = []
     net.train()
     try:
-        while time.monotonic() - t_chunk < cfg.minutes * 60:
+        while time.monotonic() - t_chunk < cfg.minutes * 60 and (stop_at is None or step < stop_at):
             t0 = time.monotonic()
             x, y = producer.get()
             xt = torch.from_numpy(x).to(device)
