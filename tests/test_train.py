@@ -119,6 +119,23 @@ def test_bad_step_counts_are_refused(bad):
         TrainConfig(module="uni", steps=bad)
 
 
+@pytest.mark.parametrize("flag", ["reset_lr", "from_best", "reset_best"])
+def test_resume_only_flags_need_resume(flag):
+    with pytest.raises(OptionError, match="add --resume"):
+        TrainConfig(module="uni", **{flag: True})
+
+
+def test_from_best_without_a_validated_state_keeps_the_last_weights(tmp_path, one_torch_thread):
+    base = dict(module="uni", steps=1, minutes=5, batch=2, crop=32, val_every=1000, threads=1, run_dir=str(tmp_path),
+                arch={"base": 4})
+    train(TrainConfig(**base))
+    train(TrainConfig(**base, resume=True, from_best=True))
+    assert "no validated state in the checkpoint yet, so the last ones" in _log(tmp_path, "uni")
+    assert _ckpt(tmp_path, "uni")["step"] == 2
+
+
 def test_bad_options_on_the_command_line(tmp_path, capsys):
     assert main(["train", "uni", "--crop", "40", "--run-dir", str(tmp_path)]) != 0
     assert "--crop must be a multiple of 16" in capsys.readouterr().err
+    assert main(["train", "uni", "--reset-lr", "--run-dir", str(tmp_path)]) != 0
+    assert "--reset-lr only applies to a resumed run: add --resume" in capsys.readouterr().err

@@ -66,6 +66,9 @@ class TrainConfig:
             raise OptionError(f"--minutes must be positive, got {self.minutes}")
         if self.steps is not None and (isinstance(self.steps, bool) or int(self.steps) != self.steps or self.steps < 1):
             raise OptionError(f"--steps must be a whole number >= 1, got {self.steps}")
+        for flag, on in (("--reset-lr", self.reset_lr), ("--from-best", self.from_best), ("--reset-best", self.reset_best)):
+            if on and not self.resume:
+                raise OptionError(f"{flag} only applies to a resumed run: add --resume")
         self.arch = {**ARCH[self.module], **(self.arch or {})}
 
     @property
@@ -205,6 +208,8 @@ def train(cfg: TrainConfig) -> dict:
             # moments stay): for a fine-tuning stage after a noisy one
             net.load_state_dict(best_state)
             _log(folder, f"weights: the best validated state (score {best.get('score', float('nan')):.4f})")
+        elif cfg.from_best:
+            _log(folder, "weights: no validated state in the checkpoint yet, so the last ones")
         if cfg.reset_lr:
             # a fresh schedule from this step: lr = cfg.lr, halved every cfg.decay_every steps
             for g in opt.param_groups:
