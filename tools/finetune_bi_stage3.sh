@@ -17,4 +17,10 @@ $K train bi --resume --from-best --reset-lr --reset-best --lr 3e-4 --decay-every
 $PY tools/average_checkpoints.py training/bi_final/bi/checkpoint.pt training/bi/checkpoint.pt
 $K train bi --export bi --threads 2 --run-dir training/bi_final
 $PY -c "from kymotrace.train.tune import tune_threshold; print(tune_threshold('bi', thresholds=(0.6, 0.7, 0.8, 0.9), n=6))"
-# then the threshold 0.8 (and the card's threshold_tuning / check) written as in session 8's note
+$PY tools/set_threshold.py bi 0.8 \
+    "the sweep is flat (0.830-0.838 from 0.6 to 0.9); on 24 kymographs of the independent simulator (tools/indep_check.py, bi seeds 1100-1123) mean track F1 is 0.834 at 0.6 (precision 0.821) and 0.851 at 0.8 (precision 0.868), against 0.850 for the previous model at its 0.7" \
+    "session 8: resumed stage 2 (step 3377) from its best validated weights with a fresh schedule (lr 3e-4 halved every 2500 steps), 85 min on 2 CPU threads to step 10485; the shipped weights are the chunk's last (tools/finetune_bi_stage3.sh)"
+# the decision module's card check depends on this segmenter's skeletons: re-measure it
+# (session 8: 0.739 -> 0.790; held out, tools/decision_held_out.py, 0.810 -> 0.819, recorded in
+# the card's validation_held_out by hand)
+$PY tools/recheck_card.py decision "re-measured in session 8 after the bidirectional segmenter, whose skeletons give the branch points, was retrained"
