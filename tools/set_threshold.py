@@ -12,9 +12,8 @@ Usage: python tools/set_threshold.py NAME THRESHOLD "WHY" ["STAGE NOTE"]
 
 import sys
 
-from kymotrace.models import load_model, save_model
-from kymotrace.train.check import check_metric
-from kymotrace.train.tune import map_metrics
+from kymotrace.models import load_model
+from kymotrace.train.tune import map_metrics, save_with_threshold
 
 
 def main(name: str, threshold: float, why: str, stage: str | None = None) -> None:
@@ -29,11 +28,8 @@ def main(name: str, threshold: float, why: str, stage: str | None = None) -> Non
     card["validation_at_default_threshold"] = map_metrics(lm, threshold)
     if stage:
         card["stage"] = stage
-    kw = dict(name=lm.name, module=lm.module, config=lm.config, normalization=lm.normalization, threshold=threshold)
-    save_model(lm.path, lm.net, card=card, **kw)
-    card["check"] = check_metric(load_model(lm.path))
-    save_model(lm.path, lm.net, card=card, **kw)
-    print(f"{lm.path}: threshold {threshold}; check {card['check']}")
+    check = save_with_threshold(lm, threshold, card)
+    print(f"{lm.path}: threshold {threshold}; check {check}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import seeds
 
-__all__ = ["tune_threshold", "map_metrics"]
+__all__ = ["tune_threshold", "map_metrics", "save_with_threshold"]
 
 
 def map_metrics(lm, threshold: float) -> dict:
@@ -35,10 +35,9 @@ TUNE_SEEDS = seeds.VALIDATION.start + 800_000
 
 def tune_threshold(name: str, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7), n: int = 4, write: bool = True) -> dict:
     from ..metrics import score
-    from ..models import load_model, save_model
+    from ..models import load_model
     from ..pipeline import analyze
     from ..synth import generate, sample_knobs
-    from .check import check_metric
 
     lm = load_model(name)
     kind = lm.module
@@ -64,10 +63,20 @@ def tune_threshold(name: str, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7), n: int = 4, 
         "map_threshold_from_export": lm.threshold,
     }
     if write:
-        lm.threshold = best
-        save_model(lm.path, lm.net, name=lm.name, module=lm.module, config=lm.config,
-                   normalization=lm.normalization, threshold=best, card=card)
-        card["check"] = check_metric(load_model(lm.path))
-        save_model(lm.path, lm.net, name=lm.name, module=lm.module, config=lm.config,
-                   normalization=lm.normalization, threshold=best, card=card)
+        save_with_threshold(lm, best, card)
     return card["threshold_tuning"]
+
+
+def save_with_threshold(lm, threshold: float, card: dict) -> dict:
+    """Write loaded model ``lm`` back to its file with default ``threshold`` and ``card``, the card's
+    ``check`` recomputed from the written (float16) file, as the test suite recomputes it. Returns
+    the check."""
+    from ..models import load_model, save_model
+    from .check import check_metric
+
+    lm.threshold = threshold
+    kw = dict(name=lm.name, module=lm.module, config=lm.config, normalization=lm.normalization, threshold=threshold)
+    save_model(lm.path, lm.net, card=card, **kw)
+    card["check"] = check_metric(load_model(lm.path))
+    save_model(lm.path, lm.net, card=card, **kw)
+    return card["check"]
