@@ -507,3 +507,28 @@ def test_unclear_polarity_is_reported(rng, caplog):
     assert any(n.startswith("polarity is unclear") and "invert=True" in n for n in k.notes)
     assert any(r.levelno == logging.WARNING and "noise: polarity is unclear" in r.getMessage()
                for r in caplog.records)
+
+
+def test_polarity_judge_decides_only_when_the_histogram_is_unclear(rng, caplog):
+    calls = []
+
+    def judge(image):
+        calls.append(image.shape)
+        return True
+
+    noise = rng.normal(100.0, 5.0, (40, 40))
+    with caplog.at_level(logging.INFO, logger="kymotrace.io"):
+        k = as_kymograph(noise, name="noise", polarity_judge=judge)
+    assert calls == [(40, 40)]
+    assert k.inverted and k.polarity.startswith("dark-on-light (inverted), decided by the segmenter")
+    assert not any(r.levelno >= logging.WARNING for r in caplog.records)  # decided: no warning
+    np.testing.assert_allclose(k.image, noise.max() + noise.min() - noise, rtol=1e-6)
+    # a clear histogram never asks; a forced polarity never asks
+    assert as_kymograph(dark_on_light(rng), polarity_judge=judge).polarity == "detected dark-on-light (inverted)"
+    assert not as_kymograph(noise, invert=False, polarity_judge=judge).inverted
+    assert len(calls) == 1
+    # a judge without an opinion leaves the old rule and its warning
+    k = as_kymograph(noise, name="noise", polarity_judge=lambda image: None)
+    assert not k.inverted and k.polarity == "assumed bright-on-dark (unclear)"
+    k = as_kymograph(noise, name="noise", polarity_judge=lambda image: False)
+    assert not k.inverted and k.polarity.startswith("bright-on-dark, decided by the segmenter")

@@ -27,7 +27,7 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -183,6 +183,7 @@ def read_kymograph(
     axes: str = "TX",
     pixel_size: float | None = None,
     frame_interval: float | None = None,
+    polarity_judge: PolarityJudge | None = None,
 ) -> Kymograph:
     """Read one kymograph from a TIFF, PNG or JPEG file.
 
@@ -203,6 +204,11 @@ def read_kymograph(
         µm per pixel along the position axis; overrides the file's metadata.
     frame_interval : float, optional
         Seconds per frame; overrides the file's metadata.
+    polarity_judge : callable, optional
+        With ``invert`` "auto": asked only when the intensity histogram leaves the polarity
+        unclear (:func:`detect_polarity`), ``judge(image) -> True`` (dark-on-light), ``False``
+        (bright-on-dark) or ``None`` (no opinion). :func:`kymotrace.analyze` passes one that
+        asks the bidirectional segmenter (:func:`kymotrace.segment.segmenter_polarity`).
 
     Returns
     -------
@@ -234,7 +240,7 @@ def read_kymograph(
         file_cal = {}
     plane = _to_plane(raw, labels, alpha, channel, name, notes, kind="file", lossy=lossy)
     return _finish(plane, name, str(p), dtype, axes, invert, file_cal, pixel_size,
-                   frame_interval, notes)
+                   frame_interval, notes, polarity_judge)
 
 
 def as_kymograph(
@@ -246,6 +252,7 @@ def as_kymograph(
     axes: str = "TX",
     pixel_size: float | None = None,
     frame_interval: float | None = None,
+    polarity_judge: PolarityJudge | None = None,
 ) -> Kymograph:
     """Validate an in-memory array as a kymograph, with the same rules as :func:`read_kymograph`.
 
@@ -256,7 +263,7 @@ def as_kymograph(
         Leading axes of length 1 are dropped.
     name : str
         How the array is named in messages.
-    channel, invert, axes, pixel_size, frame_interval
+    channel, invert, axes, pixel_size, frame_interval, polarity_judge
         As in :func:`read_kymograph`.
 
     Returns
@@ -273,7 +280,7 @@ def as_kymograph(
         labels, alpha = "", False  # leading axes become unlabelled planes
     plane = _to_plane(arr, labels, alpha, channel, name, notes, kind="array")
     return _finish(plane, name, None, str(arr.dtype), axes, invert, {}, pixel_size,
-                   frame_interval, notes)
+                   frame_interval, notes, polarity_judge)
 
 
 def read_head(p: Path, n: int, name: str, *, folder: str, empty: str) -> bytes:
@@ -389,6 +396,9 @@ def detect_polarity(image: np.ndarray) -> tuple[bool, float]:
 
 
 _POLARITY_MARGIN = 0.1
+
+#: ``judge(image [t, x]) -> True`` (dark-on-light), ``False`` (bright-on-dark) or ``None`` (unsure)
+PolarityJudge = Callable[[np.ndarray], "bool | None"]
 _POLARITY_PIXELS = 2**20
 
 
@@ -643,7 +653,7 @@ def _pick_channel(arr: np.ndarray, axis: int, alpha: bool, channel: int | None, 
 # --------------------------------------------------------------------------- finishing
 
 
-def _finish(plane, name, path, dtype, axes, invert, file_cal, pixel_size, frame_interval, notes):
+def _finish(plane, name, path, dtype, axes, invert, file_cal, pixel_size, frame_interval, notes, judge=None):
     if axes == "XT":
         plane = plane.T
         notes.info("axes='XT': transposed position x time to [t, x]")
@@ -653,9 +663,16 @@ def _finish(plane, name, path, dtype, axes, invert, file_cal, pixel_size, frame_
         if dark:
             inverted, polarity = True, "detected dark-on-light (inverted)"
         elif score < _POLARITY_MARGIN:
-            inverted, polarity = False, "assumed bright-on-dark (unclear)"
-            notes.warn(f"polarity is unclear (tail asymmetry {score:+.2f}); assumed bright tracks on a "
-                       "dark background: use invert=True (--invert) if the tracks are dark")
+            verdict = judge(image) if judge is not None else None
+            if verdict is None:
+                inverted, polarity = False, "assumed bright-on-dark (unclear)"
+                notes.warn(f"polarity is unclear (tail asymmetry {score:+.2f}); assumed bright tracks on a "
+                           "dark background: use invert=True (--invert) if the tracks are dark")
+            else:
+                inverted = bool(verdict)
+                polarity = (f"{'dark-on-light (inverted)' if inverted else 'bright-on-dark'}, decided by the "
+                            f"segmenter (the histogram was unclear: tail asymmetry {score:+.2f})")
+                notes.info(f"polarity {polarity}; force it with invert=True/False (--invert yes/no) if this is wrong")
         else:
             inverted, polarity = False, "detected bright-on-dark"
     elif invert:

@@ -321,7 +321,7 @@ def analyze(
         Input handling, as :func:`kymotrace.io.read_kymograph`.
     """
     from .io import as_kymograph, read_kymograph
-    from .segment import classify, normalize, predict, remove_spikes, remove_static
+    from .segment import classify, normalize, predict, remove_spikes, remove_static, segmenter_polarity
     from .trace import binarize_thin_prune, trace_uni
     from .trace.bi import MotionDecider, NetDecider, trace_bi
 
@@ -332,13 +332,19 @@ def analyze(
         raise OptionError(f"uni_method must be assign, components or trace, got {uni_method!r}")
     if bi_method not in ("assign", "skeleton"):
         raise OptionError(f"bi_method must be assign or skeleton, got {bi_method!r}")
-    io_kw = dict(invert=invert, axes=axes, pixel_size=pixel_size, frame_interval=frame_interval)
+    models = get_models(model, device=device)
+    judge = None
+    if models.bi is not None:
+        # faint or sparse kymographs leave the histogram's polarity unclear: then the bidirectional
+        # segmenter decides (it finds tracks only on the right polarity; segment.segmenter_polarity)
+        def judge(image):
+            return segmenter_polarity(models.bi, image, device=device)
+    io_kw = dict(invert=invert, axes=axes, pixel_size=pixel_size, frame_interval=frame_interval, polarity_judge=judge)
     if isinstance(image, (str, os.PathLike)):
         kymo = read_kymograph(image, channel=channel, **io_kw)
     else:
         kymo = as_kymograph(image, **io_kw)
     img = kymo.image
-    models = get_models(model, device=device)
     settings: dict = {"mode_requested": mode, "min_size": int(min_size), "min_frames": int(min_frames), "refine": bool(refine)}
     if despike:
         # single-pixel spikes (hot pixels, cosmic rays) gave short false tracks: see remove_spikes
