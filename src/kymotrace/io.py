@@ -41,6 +41,7 @@ __all__ = [
     "as_kymograph",
     "check_kymograph_array",
     "detect_polarity",
+    "invert_image",
 ]
 
 logger = logging.getLogger(__name__)
@@ -396,10 +397,17 @@ def detect_polarity(image: np.ndarray) -> tuple[bool, float]:
 
 
 _POLARITY_MARGIN = 0.1
+_POLARITY_PIXELS = 2**20
 
 #: ``judge(image [t, x]) -> True`` (dark-on-light), ``False`` (bright-on-dark) or ``None`` (unsure)
 PolarityJudge = Callable[[np.ndarray], "bool | None"]
-_POLARITY_PIXELS = 2**20
+
+
+def invert_image(image: np.ndarray) -> np.ndarray:
+    """The negative of a float32 kymograph within its own range (``max + min - image``): how
+    dark-on-light kymographs are turned bright-on-dark."""
+    image = np.asarray(image, np.float32)
+    return np.float32(image.max()) + np.float32(image.min()) - image
 
 
 class _Notes(list):
@@ -680,7 +688,7 @@ def _finish(plane, name, path, dtype, axes, invert, file_cal, pixel_size, frame_
     else:
         inverted, polarity = False, "forced bright-on-dark (invert=False)"
     if inverted:
-        image = np.float32(image.max()) + np.float32(image.min()) - image
+        image = invert_image(image)
     cal = _merge_calibration(file_cal, pixel_size, frame_interval)
     notes.log(name)
     logger.info("%s: %d frames x %d positions, %s, polarity %s, %s", name, image.shape[0],

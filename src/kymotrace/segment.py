@@ -593,11 +593,14 @@ def segmenter_polarity(net: Any, image: Any, *, threshold: float | None = None, 
     it also had the 4 that the histogram got wrong right, but 5 of 79 that the histogram got
     right wrong, so it is only asked when the histogram is unclear.
     """
+    from .io import invert_image
+
     img = np.asarray(image, np.float32)
     h, w = img.shape
     r0, c0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
-    img = img[r0 : r0 + max_side, c0 : c0 + max_side]
-    neg = np.float32(img.max()) + np.float32(img.min()) - img
+    # single-pixel spikes would look like (tiny) bright tracks: removed first, as analyze() does
+    img, _ = remove_spikes(img[r0 : r0 + max_side, c0 : c0 + max_side])
+    neg = invert_image(img)
     thr = float(getattr(net, "threshold", 0.5) if threshold is None else threshold)
     bright = float((predict(net, img, device=device)[0] > thr).mean())
     dark = float((predict(net, neg, device=device)[0] > thr).mean())
