@@ -46,8 +46,12 @@ def _module(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the command modules load
+        print("kymotrace: interrupted", file=sys.stderr)
+        return 130
     if args.command is None:
         parser.print_help()
         return 2
@@ -65,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except MemoryError:
+        print(f"kymotrace {args.command}: error: out of memory; try a smaller input or smaller options", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -485,13 +485,26 @@ def _not_ome_error(record: logging.LogRecord) -> bool:
 
 
 @contextlib.contextmanager
-def _quiet_ome() -> Iterator[None]:
+def _quiet_ome(caught: list[str] | None = None) -> Iterator[None]:
+    """Keep tifffile's log records off stderr while our own code reads a TIFF.
+
+    By default only the record about malformed OME-XML is dropped. With ``caught`` (a list),
+    every record of the ``tifffile`` logger is held back and its message appended to the list,
+    for callers that report a damaged file in their own error message. Only the block is
+    affected: the filter is removed again when it ends.
+    """
     tlog = logging.getLogger("tifffile")
-    tlog.addFilter(_not_ome_error)
+
+    def hold(record: logging.LogRecord) -> bool:
+        caught.append(record.getMessage())
+        return False
+
+    flt = _not_ome_error if caught is None else hold
+    tlog.addFilter(flt)
     try:
         yield
     finally:
-        tlog.removeFilter(_not_ome_error)
+        tlog.removeFilter(flt)
 
 
 def _read_tiff(p: Path, axes: str, notes: _Notes):

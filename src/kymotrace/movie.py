@@ -30,15 +30,16 @@ Sampling
 Width
     With ``width=W`` each column is the mean (or max, ``reduce="max"``) of ``W`` samples on the
     cross-section through its centre point, 1 px apart and centred on the path (offsets
-    ``-(W-1)/2 ... (W-1)/2``). The cross-section direction is the normal of the path's tangent
-    angle smoothed along the arc length with a Gaussian of sigma ``max(1, (W-1)/2)`` px (on a
-    straight piece it is exactly perpendicular). A sharp corner of a polyline therefore turns the
-    cross-sections gradually, like a fan: on the outer side of the corner consecutive
-    cross-sections stay at most about 2 px apart (no gap, unlike perpendiculars that jump at the
-    vertex), and on the inner side they never cross each other (no image point is counted in two
-    columns). The smoothing grows (up to 8 times) until the cross-sections do not cross; a turn
-    too sharp for the width, or a path doubling back, is reported in the notes. Samples of the
-    band that fall outside the image are left out of the mean/max (a note counts them).
+    ``-(W-1)/2 ... (W-1)/2``); ``W`` is at most the image's larger side. The cross-section
+    direction is the normal of the path's tangent angle smoothed along the arc length with a
+    Gaussian of sigma ``max(1, (W-1)/2)`` px (on a straight piece it is exactly perpendicular).
+    A sharp corner of a polyline therefore turns the cross-sections gradually, like a fan: on the
+    outer side of the corner consecutive cross-sections stay at most about 2 px apart (no gap,
+    unlike perpendiculars that jump at the vertex), and on the inner side they never cross each
+    other (no image point is counted in two columns). The smoothing grows (up to 8 times) until
+    the cross-sections do not cross; a turn too sharp for the width, or a path doubling back, is
+    reported in the notes. Samples of the band that fall outside the image are left out of the
+    mean/max (a note counts them).
 Calibration
     The kymograph's pixel size is the movie's (µm/px along the path) and its frame interval the
     movie's (s/frame). :func:`save_kymograph_tiff` writes them as ImageJ metadata (x: µm via the
@@ -64,6 +65,7 @@ import numpy as np
 
 from .errors import InputError, OptionError
 from .io import Calibration, Kymograph, _Notes, check_calibration
+from .outputs import safe_stem
 
 __all__ = [
     "REDUCE",
@@ -96,6 +98,9 @@ _SIGMA_STEP = 1.25
 _MAX_GROWTH = 8.0
 #: arc-length step (px) of the grid on which the cross-section direction is computed
 _FINE = 0.1
+#: the widest line (px) accepted where the image size is not known (a ROI file, a path without an
+#: image); with an image, a line may be at most as wide as the image's larger side
+MAX_WIDTH = 10_000
 _AXIS_NAMES = {"T": "T (time)", "Z": "Z (depth)", "C": "C (channel)", "S": "S (colour samples)",
                "Q": "Q (unlabelled pages)", "I": "I (unlabelled pages)", "R": "R (tile/position)",
                "V": "V (series)"}
@@ -140,8 +145,8 @@ class Movie:
     Raises
     ------
     InputError
-        Missing, empty or corrupt file; a 2-D image (or single frame) where a movie belongs;
-        axes kymotrace cannot interpret.
+        Missing, empty, truncated or corrupt file; a 2-D image (or single frame) where a movie
+        belongs; axes kymotrace cannot interpret; pixel data that is not real (e.g. complex).
     """
 
     def __init__(self, source: Any, *, axes: str | None = None, name: str | None = None) -> None:
@@ -203,7 +208,7 @@ class Movie:
     def _open_tiff(self, p: Path) -> None:
         import tifffile
 
-        from .io import _quiet_ome, _tiff_calibration, read_head
+        from .io import _tiff_calibration, read_head
 
         name = self.name
         head = read_head(
@@ -214,31 +219,45 @@ class Movie:
         if head not in _TIFF_MAGIC:
             raise InputError(f"{name}: not a TIFF file; kymotrace reads movies as TIFF stacks (in Fiji: "
                              "File > Save As > Tiff...)")
-        try:
-            with _quiet_ome():
+        with self._quiet_tifffile():
+            try:
                 tf = tifffile.TiffFile(p)
-        except Exception as exc:  # tifffile raises many types for damaged files
-            raise InputError(f"{name}: cannot read this TIFF ({type(exc).__name__}: {exc}); the file may be "
-                             "damaged or truncated: re-export it") from exc
-        self._tf = tf
-        try:
-            self._setup_tiff(tf, name)
-            page = tf.pages.first
-            notes_y = _Notes()
-            cal_x = _tiff_calibration(tf, page, "TX", name, self.notes)
-            cal_y = _tiff_calibration(tf, page, "XT", name, notes_y)
-        except InputError:
-            self.close()
-            raise
-        except Exception as exc:
-            self.close()
-            raise InputError(f"{name}: cannot read this TIFF ({type(exc).__name__}: {exc}); the file may be "
-                             "damaged or truncated: re-export it") from exc
+            except Exception as exc:  # tifffile raises many types for damaged files
+                raise InputError(f"{name}: cannot read this TIFF ({type(exc).__name__}: {exc}); the file may be "
+                                 "damaged or truncated: re-export it") from exc
+            self._tf = tf
+            try:
+                self._setup_tiff(tf, name)
+                page = tf.pages.first
+                notes_y = _Notes()
+                cal_x = _tiff_calibration(tf, page, "TX", name, self.notes)
+                cal_y = _tiff_calibration(tf, page, "XT", name, notes_y)
+            except InputError:
+                self.close()
+                raise
+            except Exception as exc:
+                self.close()
+                raise InputError(f"{name}: cannot read this TIFF ({type(exc).__name__}: {exc}); the file may be "
+                                 "damaged or truncated: re-export it") from exc
         self.pixel_size = cal_x.get("pixel_size")
         self.pixel_size_y = cal_y.get("pixel_size", self.pixel_size)
         self.frame_interval = cal_x.get("frame_interval")
         if self.pixel_size is None and self.pixel_size_y is not None:
             self.pixel_size = self.pixel_size_y
+
+    @contextlib.contextmanager
+    def _quiet_tifffile(self) -> Iterator[None]:
+        """While our code reads the TIFF, keep tifffile's log records off stderr (the problems they
+        describe reach the user as our own error); they are logged at debug level instead."""
+        from .io import _quiet_ome
+
+        caught: list[str] = []
+        try:
+            with _quiet_ome(caught):
+                yield
+        finally:
+            for msg in caught:
+                logger.debug("%s: tifffile: %s", self.name, msg)
 
     def _setup_tiff(self, tf, name: str) -> None:
         series = tf.series
@@ -250,6 +269,12 @@ class Movie:
                             f"(shape {tuple(series[0].shape)}, axes {series[0].axes}) was used")
         s = series[0]
         self._series = s
+        dtype = np.dtype(s.dtype)
+        if dtype.kind not in "biuf":
+            what = "complex numbers" if dtype.kind == "c" else "not grey levels"
+            raise InputError(f"{name}: pixel data of type {dtype} ({what}) is not a real-valued image; save the "
+                             "movie with real grey levels (8-, 16- or 32-bit integer or float; in Fiji: "
+                             "Image > Type)")
         full_axes = s.get_axes(False)
         full_shape = tuple(int(n) for n in s.get_shape(False))
         self.axes = s.axes
@@ -279,6 +304,11 @@ class Movie:
             raise InputError(f"{name}: the ImageJ metadata announces {int(announced)} images but only {planes} can be "
                              "read; the file is truncated or damaged: re-export the movie")
         if not stack:
+            cut = _cut_short(tf, tf.pages.first)
+            if cut:
+                raise InputError(f"{name}: the file is truncated or corrupt: {cut} lies beyond its end "
+                                 f"({tf.filehandle.size} bytes), so no more than one {sizes['Y']} x {sizes['X']} px "
+                                 "image could be read; re-export the movie (or copy it again if a copy was cut short)")
             raise InputError(_two_d_message(name, (sizes["Y"], sizes["X"])))
         chans = [a for a in stack if a in "CS"]
         if len(chans) > 1:
@@ -318,7 +348,6 @@ class Movie:
         self.n_z = role_size.get("Z", 1)
         self.n_channels = role_size.get("C", 1)
         self.height, self.width = sizes["Y"], sizes["X"]
-        dtype = np.dtype(s.dtype)
         self.dtype = str(dtype)
         # contiguous uncompressed data: read a plane at its offset without decoding pages
         self._offset = None
@@ -351,7 +380,8 @@ class Movie:
                                      "bytes); it is truncated: re-export the movie")
                 data = buf.astype(buf.dtype.newbyteorder("="), copy=False)
             else:
-                data = self._series.pages[page_index].asarray()
+                with self._quiet_tifffile():
+                    data = self._series.pages[page_index].asarray()
                 data = np.asarray(data).reshape(self._in_shape)
         except InputError:
             raise
@@ -432,6 +462,30 @@ def open_movie(source: Any, *, axes: str | None = None, name: str | None = None)
     return Movie(source, axes=axes, name=name)
 
 
+def _cut_short(tf, page) -> str | None:
+    """What part of a TIFF's first image lies past the end of the file (a truncated file), or None.
+
+    Checked: the image's pixel data, and the offset of the next image that the image's header
+    (IFD) points to (a multi-page file cut after its first page still points to its second).
+    """
+    fh = tf.filehandle
+    size = int(fh.size)
+    try:
+        ends = [int(o) + int(n) for o, n in zip(page.dataoffsets, page.databytecounts) if n]
+        if ends and max(ends) > size:
+            return "the pixel data of its first image"
+        fmt = tf.tiff
+        fh.seek(page.offset)
+        (ntags,) = struct.unpack(fmt.tagnoformat, fh.read(fmt.tagnosize))
+        fh.seek(page.offset + fmt.tagnosize + ntags * fmt.tagsize)
+        (following,) = struct.unpack(fmt.offsetformat, fh.read(fmt.offsetsize))
+    except (OSError, struct.error, AttributeError, TypeError, ValueError):
+        return None
+    if following >= size:
+        return "the next image that its header points to"
+    return None
+
+
 def _two_d_message(name: str, shape) -> str:
     return (f"{name}: this is a single 2-D image ({shape[0]} x {shape[1]} px), not a movie; a kymograph is "
             "made from a time-lapse stack (T, Y, X). If this image already is a kymograph, analyse it with "
@@ -500,7 +554,8 @@ def read_roi_paths(path: str | os.PathLike) -> list[RoiPath]:
     ------
     InputError
         Missing, empty or damaged file, an entry that is not a readable ROI, a ROI that is not a
-        line (the message names it), or a set without ROIs.
+        line (the message names it), a line width that is not a number of pixels from 0 to
+        :data:`MAX_WIDTH`, or a set without ROIs.
     """
     from roifile import ROI_TYPE, ImagejRoi
 
@@ -548,13 +603,17 @@ def read_roi_paths(path: str | os.PathLike) -> list[RoiPath]:
                              "draw the path with the straight, segmented or freehand line tool")
         if xy.shape[0] == 0 or not np.all(np.isfinite(xy)):
             raise InputError(f"ROI file {p}: ROI {label!r} has no usable coordinates; redraw it")
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or f"roi{i + 1}"
+        name = safe_stem(re.sub(r"[^A-Za-z0-9._-]+", "_", label), f"roi{i + 1}")
         base, k = name, 1
         while name.lower() in used:
             k += 1
             name = f"{base}-{k}"
         used.add(name.lower())
         lw = float(roi.float_stroke_width or roi.stroke_width or 0.0)
+        if not math.isfinite(lw) or lw < 0 or lw > MAX_WIDTH:
+            raise InputError(f"ROI file {p}: ROI {label!r} has a line width of {lw:g} px; a line width is a number "
+                             f"of pixels from 1 to {MAX_WIDTH} (0 for a 1-px line): set it in Fiji (Edit > Options "
+                             "> Line Width...) and save the ROI again, or give --width")
         out.append(RoiPath(name=name, points=xy, line_width=lw if lw > 1 else None, roi_type=kinds[roi.roitype]))
     return out
 
@@ -623,7 +682,15 @@ class PathGeometry:
         return int(self.centre.shape[0])
 
 
-def _check_width(width: Any) -> int:
+def width_limit(shape: tuple[int, int] | None) -> int:
+    """The widest line (px) allowed on an image of ``shape`` (height, width): its larger side, or
+    :data:`MAX_WIDTH` where no image size is known."""
+    if shape is None:
+        return MAX_WIDTH
+    return max(1, int(shape[0]), int(shape[1]))
+
+
+def _check_width(width: Any, shape: tuple[int, int] | None = None) -> int:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer, float, np.floating)):
         raise OptionError(f"width={width!r} is not allowed; give a whole number of pixels >= 1")
     w = float(width)
@@ -632,6 +699,12 @@ def _check_width(width: Any) -> int:
     if w != int(w):
         raise OptionError(f"width={width!r} is not allowed: the line width is a whole number of pixels "
                           "(samples are taken 1 px apart across the path)")
+    limit = width_limit(shape)
+    if w > limit:
+        where = (f"the larger side of the {int(shape[1])} x {int(shape[0])} px image" if shape is not None
+                 else "the most kymotrace accepts")
+        raise OptionError(f"width={width!r} is not allowed: the line width may be at most {limit} px ({where}); "
+                          "give a smaller width")
     return int(w)
 
 
@@ -671,9 +744,10 @@ def path_geometry(
         Fewer than 2 points, non-finite coordinates, a path of zero length, a point outside the
         image.
     OptionError
-        ``width`` below 1 or not whole.
+        ``width`` below 1, not whole, or wider than the image's larger side (:data:`MAX_WIDTH`
+        without ``shape``).
     """
-    w = _check_width(width)
+    w = _check_width(width, shape)
     pts = _as_points(points, name)
     if pts.shape[0] < 2:
         raise InputError(f"{name}: the path has {pts.shape[0]} point(s); a path needs at least 2 points "
@@ -950,7 +1024,7 @@ def make_kymograph(
     InputError
         Bad movie (see :class:`Movie`) or path (fewer than 2 points, outside the image...).
     OptionError
-        Width below 1, unknown reduction, channel or z-plane.
+        Width below 1 or wider than the movie's larger side, unknown reduction, channel or z-plane.
     """
     mv, opened = _open(movie, axes)
     try:

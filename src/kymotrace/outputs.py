@@ -16,7 +16,7 @@ from pathlib import Path
 from . import FORMAT_VERSION, __version__
 from .errors import InputError
 
-__all__ = ["OUTPUT_FILES", "write_outputs", "output_folder"]
+__all__ = ["OUTPUT_FILES", "write_outputs", "output_folder", "foreign_content", "safe_stem"]
 
 OUTPUT_FILES = (
     "tracks.csv",
@@ -29,10 +29,53 @@ OUTPUT_FILES = (
 )
 
 
+#: files a kymotrace command writes into an output folder besides OUTPUT_FILES (the kymograph
+#: command's record; its ``<stem>.tif`` and ``<stem>.png`` are allowed by name)
+_OTHER_OUTPUTS = ("kymograph.json",)
+_MARKERS = ("run.json", "kymograph.json")
+
+
+def foreign_content(final: Path) -> str | None:
+    """Why ``final`` must not be replaced by a new output folder, or None when it may be: it does
+    not exist, or it is a folder that kymotrace wrote (a ``run.json`` or ``kymograph.json`` from
+    kymotrace and nothing but kymotrace's own output files)."""
+    final = Path(final)
+    if not final.exists() and not final.is_symlink():
+        return None
+    if final.is_symlink() or not final.is_dir():
+        return f"{final} exists and is not a folder"
+    allowed = set(OUTPUT_FILES) | set(_OTHER_OUTPUTS) | {f"{final.name}.tif", f"{final.name}.png"}
+    try:
+        entries = list(final.iterdir())
+    except OSError as exc:
+        return f"{final} cannot be read ({exc.strerror})"
+    others = sorted(e.name for e in entries if e.name not in allowed or not e.is_file())
+    if others:
+        return f"{final} already exists and holds files kymotrace did not write ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
+    import json
+
+    for name in _MARKERS:
+        try:
+            info = json.loads((final / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and "kymotrace_version" in info:
+            return None
+    return f"{final} already exists and is not a kymotrace output folder (no run.json or kymograph.json from kymotrace)"
+
+
 @contextlib.contextmanager
 def output_folder(final: Path):
-    """Yield a temporary folder that replaces ``final`` when the block succeeds."""
+    """Yield a temporary folder that replaces ``final`` when the block succeeds.
+
+    An existing ``final`` is replaced only if it is an earlier kymotrace output folder
+    (:func:`foreign_content`); anything else raises :class:`InputError` before any file is written,
+    so a user's own folder (or the folder holding the input) is never deleted.
+    """
     final = Path(final)
+    why = foreign_content(final)
+    if why:
+        raise InputError(f"{why}; kymotrace will not replace it: choose another --out or move it away")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
@@ -41,7 +84,10 @@ def output_folder(final: Path):
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
-        if final.exists():
+        if final.exists() or final.is_symlink():
+            why = foreign_content(final)  # it may have appeared while the outputs were written
+            if why:
+                raise InputError(f"{why}; kymotrace will not replace it: choose another --out or move it away")
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
             os.replace(final, old)
             os.replace(tmp, final)
@@ -51,6 +97,13 @@ def output_folder(final: Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def safe_stem(name: str, default: str = "kymograph") -> str:
+    """A name for an output file or folder from a file stem or label: without leading and trailing
+    dots, underscores and white space (a stem of '.' or '..' would name the output folder's parent
+    or itself, and a leading dot would hide it), or ``default`` if nothing is left."""
+    return str(name).strip("._ \t\r\n\f\v") or default
 
 
 def _umask() -> int:

@@ -186,7 +186,7 @@ def remove_spikes(image: Any, *, ratio: float = 0.85, k: float = 6.0) -> tuple[n
         raise InputError(f"remove_spikes needs a 2-D kymograph [t, x], got shape {a.shape}")
     if min(a.shape) < 3:
         return a.copy(), 0
-    diff = np.abs(np.diff(a, axis=1))
+    diff = np.abs(np.diff(a.astype(np.float64), axis=1))  # float64: no overflow near float32's limits
     noise = 1.4826 * float(np.median(diff)) / np.sqrt(2.0)
     if not noise > 0:  # flat or integer-quantised background: the mean difference (E|d| = 2 sigma / sqrt(pi))
         noise = float(np.mean(diff)) * np.sqrt(np.pi) / 2.0

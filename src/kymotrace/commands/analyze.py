@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg"}
+#: the batch table written into --out
+TABLE = "kymographs.csv"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,29 +83,53 @@ def _collect(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
             if not found:
                 missing.append((s, f"folder {s} contains no .tif/.tiff/.png/.jpg/.jpeg files"))
             files += found
-        elif p.exists():
+        elif p.is_file():
             files.append(p)
+        elif p.exists():
+            missing.append((s, f"{s}: not a regular file (a device, pipe or socket); give an image file or a folder"))
         else:
             missing.append((s, f"{s}: no such file or folder"))
     return files, missing
 
 
+#: output names that would clash with the batch table
+_RESERVED = {TABLE.casefold()}
+
+
 def _stems(files: list[Path]) -> list[str]:
-    seen: dict[str, int] = {}
+    """One output folder name per input: its sanitised stem (:func:`kymotrace.outputs.safe_stem`),
+    with ``-2``, ``-3``... added where two inputs share it. Names are compared case-insensitively
+    (two folders differing only in case are one folder on some file systems), a generated name
+    never takes another input's own stem, and none names the batch table."""
+    from ..outputs import safe_stem
+
+    bases = [safe_stem(f.stem) for f in files]
+    taken = set(_RESERVED)
+    first = {}
+    for i, b in enumerate(bases):
+        key = b.casefold()
+        if key not in taken and key not in first:
+            first[key] = i
+    taken |= set(first)
     out = []
-    for f in files:
-        base = f.stem
-        n = seen.get(base, 0) + 1
-        seen[base] = n
-        out.append(base if n == 1 else f"{base}-{n}")
+    for i, b in enumerate(bases):
+        if first.get(b.casefold()) == i:
+            out.append(b)
+            continue
+        n = 2
+        while f"{b}-{n}".casefold() in taken:
+            n += 1
+        out.append(f"{b}-{n}")
+        taken.add(f"{b}-{n}".casefold())
     return out
 
 
 _OPTS: dict = {}
 
 
-def _init_worker(opts: dict, threads: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+def _init_worker(opts: dict, threads: int, in_pool: bool = True) -> None:
+    if in_pool:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     _OPTS.clear()
     _OPTS.update(opts)
     import torch
@@ -152,15 +179,22 @@ def run(args: argparse.Namespace) -> int:
             raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     for name in ("pixel_size", "frame_interval"):
         v = getattr(args, name)
-        if v is not None and not v > 0:
-            raise OptionError(f"--{name.replace('_', '-')} must be positive, got {v}")
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise OptionError(f"--{name.replace('_', '-')} must be positive (a finite number above 0), got {v}")
+    if args.channel is not None and args.channel < 0:
+        raise OptionError(f"--channel must be 0 or more (0 is the first channel), got {args.channel}")
     if args.workers is not None and args.workers < 1:
         raise OptionError(f"--workers must be at least 1, got {args.workers}")
+    if not str(args.out).strip():
+        raise OptionError("--out must name a folder, got an empty string")
+    _check_model_option(args.model)
     out = Path(args.out)
     try:
         make_writable_dir(out)
     except OSError as exc:
         raise OptionError(f"cannot write to output folder {out}: {exc.strerror or exc}; choose a writable --out") from None
+    if (out / TABLE).is_dir() or (out / TABLE).is_symlink():
+        raise OptionError(f"{out / TABLE} is a folder or link, so the batch table cannot be written there; choose another --out")
 
     files, missing = _collect(args.inputs)
     rows = [{"file": s, "output": "", "status": "failed", "error": msg} for s, msg in missing]
@@ -179,38 +213,115 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or min(2, ncpu, max(1, len(files)))
     workers = min(workers, max(1, len(files)))
     bar = tqdm(total=len(files), desc="analyze", unit="file", file=sys.stderr, disable=None)
+    jobs = [(str(f), stem) for f, stem in zip(files, stems)]
     try:
         if workers <= 1:
-            _init_worker(opts, ncpu)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            for f, stem in zip(files, stems):
-                rows.append(_one(str(f), stem))
+            _init_worker(opts, ncpu, in_pool=False)
+            for path, stem in jobs:
+                rows.append(_one(path, stem))
                 _report(rows[-1], bar)
         else:
-            from concurrent.futures import ProcessPoolExecutor
-            import multiprocessing as mp
-
-            ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(opts, max(1, ncpu // workers)))
-            try:
-                futs = [ex.submit(_one, str(f), stem) for f, stem in zip(files, stems)]
-                for fut in futs:
-                    rows.append(fut.result())
-                    _report(rows[-1], bar)
-            except BaseException:
-                ex.shutdown(wait=False, cancel_futures=True)
-                for p in list(getattr(ex, "_processes", {}).values()):
-                    p.terminate()
-                raise
-            ex.shutdown()
+            rows += _run_pool(jobs, opts, workers, max(1, ncpu // workers), bar)
     finally:
         bar.close()
-    write_table(rows, out / "kymographs.csv")
+    try:
+        write_table(rows, out / TABLE)
+    except OSError as exc:
+        raise OptionError(f"cannot write the batch table {out / TABLE}: {exc.strerror or exc}; the outputs of each input are complete in {out}/") from None
     failed = [r for r in rows if r["status"] != "ok"]
     ok = len(rows) - len(failed)
-    print(f"analysed {ok} of {len(rows)} input(s); outputs in {out}/ (table: {out / 'kymographs.csv'})")
+    print(f"analysed {ok} of {len(rows)} input(s); outputs in {out}/ (table: {out / TABLE})")
     for r in failed:
         print(f"failed: {r['error']}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _new_pool(opts: dict, workers: int, threads: int):
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(opts, threads))
+
+
+def _stop_pool(ex) -> None:
+    """Shut a pool down now: cancel what has not started and end its worker processes."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())  # before shutdown() forgets them
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def _crashed_row(path: str, stem: str) -> dict:
+    return {"file": path, "output": stem, "status": "failed", "mode": "", "mode_confidence": "", "n_tracks": "",
+            "error": f"{path}: the worker process analysing it died (killed, or out of memory); analyse it alone, or a cropped copy"}
+
+
+def _run_pool(jobs: list[tuple[str, str]], opts: dict, workers: int, threads: int, bar) -> list[dict]:
+    """Analyse ``jobs`` in ``workers`` processes; rows in input order.
+
+    A worker that dies (killed, out of memory) breaks the pool. The files that may have been in
+    flight then run again one at a time, each in a fresh one-process pool, so that a file whose
+    worker dies again is reported as failed; the rest of the batch carries on in a fresh pool.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    done: dict[int, dict] = {}
+    suspects: list[int] = []
+    pending = list(range(len(jobs)))
+    while pending:
+        if suspects:
+            i = suspects.pop(0)
+            ex = _new_pool(opts, 1, threads)
+            try:
+                try:
+                    done[i] = ex.submit(_one, *jobs[i]).result()
+                except BrokenProcessPool:
+                    done[i] = _crashed_row(*jobs[i])
+                _report(done[i], bar)
+            finally:
+                _stop_pool(ex)
+        else:
+            ex = _new_pool(opts, workers, threads)
+            try:
+                futs = {i: ex.submit(_one, *jobs[i]) for i in pending}
+                for i in pending:
+                    try:
+                        done[i] = futs[i].result()
+                    except BrokenProcessPool:
+                        for j in pending:  # keep what finished before the pool broke
+                            f = futs[j]
+                            if j not in done and f.done() and not f.cancelled() and f.exception() is None:
+                                done[j] = f.result()
+                                _report(done[j], bar)
+                        # files run in order: the first unfinished ones were in flight
+                        suspects = [j for j in pending if j not in done][: workers + 1]
+                        break
+                    _report(done[i], bar)
+            finally:
+                _stop_pool(ex)
+        pending = [i for i in pending if i not in done]
+    return [done[i] for i in range(len(jobs))]
+
+
+def _check_model_option(values: list[str] | None) -> None:
+    """Fail before any work when a --model value names no shipped model and no existing file."""
+    from ..errors import OptionError
+    from ..models.registry import available_models
+
+    parsed = _model_option(values)
+    if parsed is None:
+        return
+    names = parsed.values() if isinstance(parsed, dict) else [parsed]
+    known = available_models()
+    for name in names:
+        p = Path(name)
+        if p.is_dir():
+            raise OptionError(f"--model {name}: is a folder; give a model file (.pt) or one of: {', '.join(known)}")
+        if not p.is_file() and name not in known:
+            raise OptionError(f"--model {name}: no such model file, and no shipped model of that name; shipped: {', '.join(known)}")
 
 
 def _model_option(values: list[str] | None):

@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uni-method", choices=["assign", "components", "trace"], default="assign", help="kymotrace method: unidirectional tracing")
     parser.add_argument("--bi-method", choices=["assign", "skeleton"], default="assign", help="kymotrace method: bidirectional tracing")
     parser.add_argument("--no-link", action="store_true", help="kymotrace method: do not join track pieces across gaps by motion")
+    parser.add_argument("--relink", action="store_true", help="kymotrace method: experimental re-linking of bidirectional tracks at encounters (kymotrace.trace.relink)")
 
 
 def _floats(text: str) -> list[float]:
@@ -34,6 +35,43 @@ def _floats(text: str) -> list[float]:
     return vals
 
 
+def check_json_path(text: str | None) -> None:
+    """Check the ``--json`` path before any benchmark runs, so that a bad path fails at once
+    instead of after the whole run, with its results lost.
+
+    Its folder must already exist (it is not created: a typo would otherwise create folders
+    anywhere, e.g. at the filesystem root) and be writable, and the path must not be a folder.
+    """
+    import os
+    from pathlib import Path
+
+    from ..errors import OptionError
+
+    if text is None:
+        return
+    if not text.strip():
+        raise OptionError("--json needs a file name, got an empty one: give e.g. --json results.json")
+    path = Path(text)
+    if path.is_dir():
+        raise OptionError(f"--json {text!r} is an existing folder: give a file name, e.g. --json {str(path / 'bench.json')!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        # the nearest existing part of the folder's path tells what is wrong
+        existing = next((p for p in (folder, *folder.parents) if os.path.lexists(p)), None)
+        if existing is not None and not existing.is_dir():
+            kind = "a file" if existing.is_file() else "not a folder"
+            raise OptionError(
+                f"--json {text!r}: {str(existing)!r} is {kind}, so the JSON cannot be written there; "
+                "choose a path inside an existing folder"
+            )
+        raise OptionError(
+            f"--json {text!r}: its folder {str(folder)!r} does not exist and is not created for you; "
+            f"create it first (mkdir -p {str(folder)!r}) or write the JSON into an existing folder"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OptionError(f"--json {text!r}: the folder {str(folder)!r} is not writable; choose a folder you can write to")
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -44,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise OptionError(f"--limit must be at least 1, got {args.limit}")
     check_threshold(args.threshold)
+    check_json_path(args.json_path)
     sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
     opts = {}
     if args.method == "kymotrace":
-        opts = dict(mode=args.mode, decision=args.decision, model=args.model, link=not args.no_link, uni_method=args.uni_method, bi_method=args.bi_method)
+        opts = dict(mode=args.mode, decision=args.decision, model=args.model, link=not args.no_link, relink=args.relink, uni_method=args.uni_method, bi_method=args.bi_method)
     elif any(v is not None for v in (args.threshold, args.thresholds, args.model)) or args.mode != "auto" or args.decision != "auto":
         raise OptionError("--mode, --threshold(s), --decision and --model apply to --method kymotrace only")
     thresholds = _floats(args.thresholds) if args.thresholds else [args.threshold]
@@ -71,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(result))
         print()
         results.append(result)
-    if args.json_path:
+    if args.json_path is not None:
         write_json(results[0] if len(results) == 1 else results, args.json_path)
     return 0

@@ -9,7 +9,9 @@ does and its outputs (tracks.csv, summary.csv, overlay.png, ...) are added to th
 ``DIR/kymographs.csv`` lists every kymograph with its analysis status.
 
 Names: ``<movie>`` for a ``--path``; ``<movie>_<roi name>`` for ROIs; ``_c<C>`` is appended with
-``--channel all`` on a multi-channel movie.
+``--channel all`` on a multi-channel movie. ``<movie>`` is the movie's file name without its
+extension and without dots, underscores or spaces at its ends (``movie`` if nothing is left).
+A kymograph folder never replaces a folder that holds the movie or the ROI file.
 """
 
 from __future__ import annotations
@@ -103,6 +105,18 @@ def _write_one(job, folder_parent: Path, stem: str) -> Path:
     return final
 
 
+def _refuse_to_replace_inputs(final: Path, inputs: list[str]) -> None:
+    """A kymograph folder replaces ``final`` as a whole: refuse when an input file lies in it."""
+    from ..errors import OptionError
+
+    target = final.resolve()
+    for src in inputs:
+        p = Path(src).resolve()
+        if p == target or target in p.parents:
+            raise OptionError(f"the output folder {final} holds the input file {src}; writing the kymograph "
+                              "there would replace it: choose another --out (e.g. a new folder)")
+
+
 def _analyze_into(folder: Path, stem: str, analyze_args: list[str]) -> dict:
     """Trace ``folder/<stem>.tif`` exactly as ``kymotrace analyze`` does (its own option handling and
     per-file function, into a hidden staging folder) and move the outputs into ``folder``."""
@@ -133,11 +147,15 @@ def _analyze_into(folder: Path, stem: str, analyze_args: list[str]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError, KymotraceError, OptionError
-    from ..movie import Movie, _prepare, parse_path, read_roi_paths
+    from ..movie import MAX_WIDTH, Movie, _prepare, parse_path, read_roi_paths, width_limit
+    from ..outputs import safe_stem
     from .analyze import check_threshold
 
     if args.width is not None and args.width < 1:
         raise OptionError(f"--width must be at least 1 px, got {args.width}")
+    if args.width is not None and args.width > MAX_WIDTH:
+        raise OptionError(f"--width {args.width} is too wide: the line width may be at most {MAX_WIDTH} px (and no "
+                          "more than the movie's larger side); give a smaller --width")
     check_threshold(args.threshold)
     if not args.analyze and (args.threshold is not None or args.model or args.mode != "auto"):
         raise OptionError("--mode, --threshold and --model apply with --analyze only")
@@ -156,7 +174,14 @@ def run(args: argparse.Namespace) -> int:
     with Movie(args.movie) as movie:
         log.info("%s", movie.describe())
         channels = _channels(args.channel, movie)
-        base = Path(args.movie).stem
+        limit = width_limit((movie.height, movie.width))
+        size = f"{movie.width} x {movie.height} px"
+        if args.width is not None and args.width > limit:
+            raise OptionError(f"--width {args.width} is wider than the movie {args.movie} ({size}): the line width "
+                              f"may be at most {limit} px, the movie's larger side; give a smaller --width")
+        # the movie's file name without dots, underscores or spaces at its ends names the outputs
+        # ('..tif' would otherwise name the output folder itself, or its parent)
+        base = safe_stem(Path(args.movie).stem, "movie")
         jobs, rows = [], []
         for roi_name, pts, roi_width in paths:
             width = args.width if args.width is not None else (int(round(roi_width)) if roi_width else 1)
@@ -166,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
                     stem += f"_c{c}"
                 label = f"{args.movie}: " + ("path" if roi_name is None else f"ROI {roi_name!r}")
                 try:
+                    if width > limit:  # only a ROI's own width gets here: --width was checked above
+                        raise InputError(f"ROI file {args.roi}: ROI {roi_name!r} has a line width of {width} px, wider "
+                                         f"than the movie {args.movie} ({size}; at most {limit} px); give a smaller "
+                                         "--width or redraw the ROI")
                     job = _prepare(movie, pts, width, args.reduce, c, z, args.pixel_size, args.frame_interval, name=label)
                 except InputError as exc:
                     if len(paths) == 1:
@@ -178,6 +207,8 @@ def run(args: argparse.Namespace) -> int:
                 jobs.append((stem, job))
         if len({s.lower() for s, _ in jobs}) != len(jobs):  # pragma: no cover - names are made unique
             raise InputError("two kymographs would get the same name; rename the ROIs")
+        for stem, _ in jobs:  # before anything is written
+            _refuse_to_replace_inputs(out / stem, [args.movie] + ([args.roi] if args.roi else []))
         analyze_args: list[str] = ["--mode", args.mode]
         if args.threshold is not None:
             analyze_args += ["--threshold", str(args.threshold)]

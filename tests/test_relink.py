@@ -1,0 +1,151 @@
+"""Re-linking bidirectional track segments at encounters (kymotrace.trace.relink)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kymotrace.errors import InputError, OptionError
+from kymotrace.trace import relink as R
+from kymotrace.track import Track
+
+
+def _spec(**over):
+    n = len(R.FEATURES)
+    w = np.zeros((n, 1))
+    w[R.FEATURES.index("err_forward")] = -5.0  # a link is likely when a's motion predicts b's start
+    spec = {"format": 1, "name": "hand", "module": "linker", "features": list(R.FEATURES), "mean": [0.0] * n,
+            "scale": [1.0] * n, "layers": [{"weight": w.tolist(), "bias": [3.0]}], "p_min": 0.5,
+            "cut": {"near": 2.0, "long_merge": 4, "max_dt": 30}}
+    spec.update(over)
+    return spec
+
+
+def _x_crossing_swapped(frames=60, w=80):
+    """Two particles crossing in an X (x = 10 + t and 70 - t, meeting at frame 30), traced with
+    their identities swapped at the crossing (two V shapes), on an image showing them."""
+    t = np.arange(frames)
+    a, b = 10.0 + t, 70.0 - t
+    half = t < 30
+    v1 = np.where(half, a, b)
+    v2 = np.where(half, b, a)
+    img = np.zeros((frames, w), np.float32)
+    for x in (a, b):
+        img += np.exp(-0.5 * ((np.arange(w)[None, :] - x[:, None]) / 1.2) ** 2)
+    return [Track(1, t, v1), Track(2, t, v2)], img, (a, b)
+
+
+def test_a_swapped_crossing_is_relinked_by_motion():
+    tracks, img, (a, b) = _x_crossing_swapped()
+    out = R.relink(tracks, img, R.LinkScorer(_spec()))
+    assert len(out) == 2
+    for tr in out:
+        truth = a if abs(tr.positions[0] - a[0]) < 1 else b
+        assert tr.start == 0 and tr.end == 59
+        assert np.max(np.abs(tr.positions - truth[tr.frames])) < 1.5  # each follows one particle
+        assert not tr.gap[:26].any() and not tr.gap[34:].any()
+
+
+def test_links_below_p_min_are_never_made():
+    tracks, img, _ = _x_crossing_swapped()
+    out = R.relink(tracks, img, R.LinkScorer(_spec()), p_min=0.999)
+    assert len(out) == 4  # every piece stays on its own
+    assert all(tr.end < 30 or tr.start > 29 for tr in out)
+
+
+def test_cut_segments_keeps_long_merges_and_drops_short_encounters():
+    t = np.arange(50)
+    x1 = np.where(t < 20, 10.0, np.where(t < 30, 20.0, 10.0 + t * 0))  # away, merged 10 frames, away
+    x1 = np.where(t < 20, 10.0 + 0 * t, x1)
+    x2 = np.full(50, 20.0)
+    x1 = np.where((t >= 20) & (t < 30), 20.5, 10.0)
+    segs, table = R.cut_segments([Track(1, t, x1), Track(2, t, x2)], 50, near=2.0, long_merge=4)
+    pieces = sorted((s.source, s.start, s.end) for s in segs)
+    assert (0, 20, 29) in pieces and (1, 20, 29) in pieces  # the 10-frame merge is a segment of each
+    assert (0, 0, 19) in pieces and (0, 30, 49) in pieces
+    assert table.shape == (2, 50)
+    # a 3-frame touch is cut out
+    x1 = np.where((t >= 20) & (t < 23), 20.5, 10.0)
+    segs, _ = R.cut_segments([Track(1, t, x1), Track(2, t, x2)], 50, near=2.0, long_merge=4)
+    assert sorted((s.source, s.start, s.end) for s in segs if s.source == 0) == [(0, 0, 19), (0, 23, 49)]
+
+
+def test_coasted_gap_frames_are_cut_out():
+    t = np.arange(30)
+    gap = np.zeros(30, bool)
+    gap[10:13] = True
+    segs, _ = R.cut_segments([Track(1, t, np.full(30, 5.0), gap=gap)], 30)
+    assert [(s.start, s.end) for s in segs] == [(0, 9), (13, 29)]
+
+
+def test_choose_links_is_one_global_assignment():
+    pairs = np.array([[0, 2], [0, 3], [1, 2]])
+    # greedy would give 0->2 (0.9) and leave 1 unlinked; the global optimum is 0->3, 1->2
+    p = np.array([0.9, 0.85, 0.88])
+    assert R.choose_links(pairs, p, 0.5) == {0: 3, 1: 2}
+    assert R.choose_links(pairs, p, 0.95) == {}
+    assert R.choose_links(np.empty((0, 2), np.int64), np.empty(0), 0.5) == {}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"module": "bi"}, "not a linker"),
+    ({"features": ["dt"]}, "features differ"),
+    ({"mean": [0.0]}, "wrong shape"),
+    ({"layers": []}, "wrong shape"),
+    ({"p_min": 1.5}, "out of range"),
+    ({"cut": {"near": "x"}}, "cut"),
+])
+def test_bad_linker_files_are_refused(change, words):
+    with pytest.raises(InputError, match=words):
+        R.LinkScorer(_spec(**change), path="my.json")
+
+
+def test_load_linker_errors(tmp_path):
+    with pytest.raises(OptionError, match="no linker"):
+        R.load_linker("no_such_linker")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="bad.json"):
+        R.load_linker(str(bad))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_spec()))
+    sc = R.load_linker(str(good))
+    assert sc.name == "hand" and len(sc.sha256) == 64 and sc.p_min == 0.5
+
+
+def test_the_shipped_linker_loads_and_resolves_a_clean_crossing():
+    sc = R.load_linker()
+    assert sc.name == "linker" and 0 < sc.p_min < 1
+    assert "train_command" in sc.card and "validation" in sc.card
+    tracks, img, (a, b) = _x_crossing_swapped()
+    segs, table = R.cut_segments(tracks, img.shape[0], near=sc.near, long_merge=sc.long_merge)
+    R.describe_segments(segs, img)
+    pairs, feats = R.candidate_pairs(segs, table, near=sc.near, max_dt=sc.max_dt)
+    p = sc(feats)
+    assert p.shape == (len(pairs),) and np.all((p >= 0) & (p <= 1))
+    # straight through the X (a particle keeps its motion) beats turning back along the V
+    straight = [k for k, (i, j) in enumerate(pairs) if np.sign(segs[i].v_end) == np.sign(segs[j].v_start)]
+    turn = [k for k, (i, j) in enumerate(pairs) if np.sign(segs[i].v_end) != np.sign(segs[j].v_start)]
+    assert straight and turn and min(p[straight]) > max(p[turn])
+    out = R.relink(tracks, img, sc)
+    assert len(out) == 2
+    for tr in out:
+        truth = a if abs(tr.positions[0] - a[0]) < 1 else b
+        assert np.max(np.abs(tr.positions - truth[tr.frames])) < 1.5
+
+
+def test_analyze_reports_relinking():
+    pytest.importorskip("torch")
+    from kymotrace.pipeline import analyze
+    from kymotrace.synth import generate
+
+    k = generate("bi", rng=np.random.default_rng(95_000_030), width=64, frames=48, n_tracks=4)
+    off = analyze(k.image, mode="bi")  # experimental: off by default
+    assert off.settings["relink"] is None
+    on = analyze(k.image, mode="bi", relink=True)
+    assert on.settings["relink"]["name"] == "linker" and len(on.settings["relink"]["sha256"]) == 64
+    assert "re-linked" in on.settings["decision"]
+    with pytest.raises(OptionError, match="relink_p_min"):
+        analyze(k.image, mode="bi", relink_p_min=1.0)
