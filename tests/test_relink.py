@@ -51,8 +51,11 @@ def test_a_swapped_crossing_is_relinked_by_motion():
 def test_links_below_p_min_are_never_made():
     tracks, img, _ = _x_crossing_swapped()
     out = R.relink(tracks, img, R.LinkScorer(_spec()), p_min=0.999)
-    assert len(out) == 4  # every piece stays on its own
-    assert all(tr.end < 30 or tr.start > 29 for tr in out)
+    assert len(out) == 4  # every piece stays on its own, with the tracer's frames up to the crossing
+    for tr in out:
+        assert (tr.start == 0 and 27 <= tr.end <= 33) or (tr.end == 59 and 27 <= tr.start <= 33)
+        src = min(tracks, key=lambda t: abs(t.positions[tr.frames[0]] - tr.positions[0]))
+        assert np.allclose(tr.positions, src.positions[tr.frames])
 
 
 def test_cut_segments_keeps_long_merges_and_drops_short_encounters():
@@ -149,3 +152,17 @@ def test_analyze_reports_relinking():
     assert "re-linked" in on.settings["decision"]
     with pytest.raises(OptionError, match="relink_p_min"):
         analyze(k.image, mode="bi", relink_p_min=1.0)
+
+
+def test_keeping_every_tracer_link_gives_back_the_traced_tracks():
+    tracks, img, _ = _x_crossing_swapped()
+    spec = _spec()
+    w = np.zeros((len(R.FEATURES), 1))
+    w[R.FEATURES.index("same_track")] = 10.0  # trust the tracer's own continuation only
+    spec["layers"] = [{"weight": w.tolist(), "bias": [-5.0]}]
+    out = R.relink(tracks, img, R.LinkScorer(spec))
+    assert len(out) == 2
+    for tr in out:
+        src = min(tracks, key=lambda t: abs(t.positions[0] - tr.positions[0]))
+        assert np.array_equal(tr.frames, src.frames) and np.allclose(tr.positions, src.positions)
+        assert not tr.gap.any()

@@ -21,10 +21,16 @@ or breaks there. This step revisits those decisions with the whole picture:
 4. **Assign.** Links are chosen by one global assignment (:func:`scipy.optimize.linear_sum_assignment`),
    each end and each start used at most once, maximising the summed log-odds of the chosen links
    against the linker's ``p_min``; links below ``p_min`` are never made.
-5. **Join.** Chains of linked segments become tracks; the frames between two linked segments
-   take the traced detection nearest to the straight line between them (within 3 px), or the
-   line itself, flagged as a gap, where there is none. Chains shorter than ``min_frames`` are
-   dropped.
+5. **Join.** Chains of linked segments become tracks. Between two linked pieces of the same
+   traced track, and before a chain's first and after its last piece, the traced track's own
+   frames come back (so where the linker keeps the tracer's decision nothing is lost); between
+   pieces of different tracks each frame takes the traced detection nearest to the straight line
+   between them (within 3 px), or the line itself, flagged as a gap, where there is none. Chains
+   shorter than ``min_frames`` are dropped.
+
+Experimental and off by default (``analyze(relink=True)``): it raises F1 on kymographs like the
+paper's generator but lowers crossings on other kinds (figures in the linker's card and the
+README).
 
 The scorer is a plain file of numbers (``kymotrace/models/weights/linker.json``: feature names,
 input scaling, layer weights, ``p_min`` and a model card with the command that reproduces it and
@@ -307,9 +313,27 @@ def choose_links(pairs: np.ndarray, p: np.ndarray, p_min: float) -> dict[int, in
     return {int(ends[i]): int(starts[j]) for i, j in zip(r, c) if i < na and j < nb and m[i, j] < big}
 
 
-def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray, *, max_fill: float = 3.0) -> list[Track]:
-    """Chains of linked segments as tracks (module notes, step 5)."""
+def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray, *, max_fill: float = 3.0,
+                  tracks: list[Track] | None = None) -> list[Track]:
+    """Chains of linked segments as tracks (module notes, step 5).
+
+    With ``tracks`` (the traced tracks the segments were cut from): between two linked segments of
+    the same track, and before a chain's first or after its last segment up to that track's
+    neighbouring segment, the frames are the track's own (the encounter frames that were cut out),
+    so re-linking loses nothing where it keeps the tracer's decision."""
     has_prev = set(links.values())
+    # per source track, its segments in time order
+    order: dict[int, list[int]] = {}
+    for k in sorted(range(len(segs)), key=lambda k: segs[k].start):
+        order.setdefault(segs[k].source, []).append(k)
+    rank = {k: (src, i) for src, ks in order.items() for i, k in enumerate(ks)}
+
+    def own(src: int, lo: int, hi: int):
+        """Frames lo..hi (inclusive) of traced track ``src``, clipped to its life."""
+        tr = tracks[src]
+        m = (tr.frames >= lo) & (tr.frames <= hi)
+        return tr.frames[m], tr.positions[m], tr.gap[m]
+
     out = []
     for first in range(len(segs)):
         if first in has_prev:
@@ -317,11 +341,34 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
         chain = [first]
         while chain[-1] in links and len(chain) <= len(segs):
             chain.append(links[chain[-1]])
-        fr = np.concatenate([segs[k].frames for k in chain])
-        xs = np.concatenate([segs[k].positions for k in chain])
+        parts_f, parts_x, parts_g = [], [], []
+        if tracks is not None:  # the track's own frames before the chain (up to its previous segment)
+            src, i = rank[chain[0]]
+            lo = segs[order[src][i - 1]].end + 1 if i > 0 else int(tracks[src].frames[0])
+            f, x, g = own(src, lo, segs[chain[0]].start - 1)
+            parts_f.append(f), parts_x.append(x), parts_g.append(g)
+        for n, k in enumerate(chain):
+            sg = segs[k]
+            parts_f.append(sg.frames), parts_x.append(sg.positions), parts_g.append(np.zeros(sg.frames.size, bool))
+            nxt = chain[n + 1] if n + 1 < len(chain) else None
+            if tracks is None:
+                continue
+            src, i = rank[k]
+            if nxt is not None and segs[nxt].source == src:  # the tracer's own frames in between
+                f, x, g = own(src, sg.end + 1, segs[nxt].start - 1)
+            elif nxt is None:  # the track's own frames after the chain (up to its next segment)
+                hi = segs[order[src][i + 1]].start - 1 if i + 1 < len(order[src]) else int(tracks[src].frames[-1])
+                f, x, g = own(src, sg.end + 1, hi)
+            else:
+                continue
+            parts_f.append(f), parts_x.append(x), parts_g.append(g)
+        fr = np.concatenate(parts_f).astype(np.int64)
+        xs = np.concatenate(parts_x)
+        gg = np.concatenate(parts_g)
         frames = np.arange(fr[0], fr[-1] + 1)
         pos = np.interp(frames, fr, xs)
         gap = np.zeros(frames.size, bool)
+        gap[fr - fr[0]] = gg
         for q in np.flatnonzero(~np.isin(frames, fr)):
             col = table[:, frames[q]]
             col = col[~np.isnan(col)]
@@ -349,4 +396,4 @@ def relink(tracks: list[Track], image: np.ndarray, scorer: LinkScorer, *, min_fr
     pairs, feats = candidate_pairs(segs, table, near=scorer.near, max_dt=scorer.max_dt)
     p = scorer(feats)
     links = choose_links(pairs, p, scorer.p_min if p_min is None else float(p_min))
-    return renumber([t for t in join_segments(segs, links, table) if len(t) >= min_frames])
+    return renumber([t for t in join_segments(segs, links, table, tracks=tracks) if len(t) >= min_frames])
