@@ -145,11 +145,11 @@ def test_analyze_reports_relinking():
     from kymotrace.synth import generate
 
     k = generate("bi", rng=np.random.default_rng(95_000_030), width=64, frames=48, n_tracks=4)
-    off = analyze(k.image, mode="bi")  # experimental: off by default
-    assert off.settings["relink"] is None
-    on = analyze(k.image, mode="bi", relink=True)
+    on = analyze(k.image, mode="bi")  # on by default
     assert on.settings["relink"]["name"] == "linker" and len(on.settings["relink"]["sha256"]) == 64
     assert "re-linked" in on.settings["decision"]
+    off = analyze(k.image, mode="bi", relink=False)
+    assert off.settings["relink"] is None
     with pytest.raises(OptionError, match="relink_p_min"):
         analyze(k.image, mode="bi", relink_p_min=1.0)
 

@@ -92,7 +92,7 @@ def _baseline(image: np.ndarray) -> list[Track]:
     return trace_baseline(image)
 
 
-def _kymotrace(mode: str = "auto", threshold: float | None = None, decision: str = "auto", model=None, link: bool = True, uni_method: str = "assign", bi_method: str = "assign", relink: bool = False) -> Method:
+def _kymotrace(mode: str = "auto", threshold: float | None = None, decision: str = "auto", model=None, link: bool = True, uni_method: str = "assign", bi_method: str = "assign", relink: bool = True) -> Method:
     from .pipeline import analyze, get_models
 
     get_models(model)  # load once, before timing starts

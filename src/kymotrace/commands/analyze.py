@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="unidirectional kymographs: do not subtract the static background (what stays put in a column for over 75%% of the frames)")
     parser.add_argument("--no-hysteresis", action="store_true",
                         help="unidirectional kymographs: trace at the threshold only, instead of following tracks down to 0.83 x the threshold")
+    parser.add_argument("--no-relink", action="store_true",
+                        help="bidirectional kymographs: keep the frame-by-frame tracer's tracks instead of re-linking them at encounters with the learned linker")
     parser.add_argument("--keep-spikes", action="store_true",
                         help="do not replace single-pixel spikes (hot pixels, cosmic rays) before segmentation")
     parser.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: up to 2)")
@@ -151,7 +153,7 @@ def _one(path: str, stem: str) -> dict:
             path, threshold=o["threshold"], mode=o["mode"], min_size=o["min_size"], min_frames=o["min_frames"],
             model=o["model"], decision=o["decision"], uni_method=o["uni_method"], bi_method=o["bi_method"], invert=o["invert"], axes=o["axes"], channel=o["channel"],
             pixel_size=o["pixel_size"], frame_interval=o["frame_interval"],
-            static=o["static"], despike=o["despike"], hysteresis=o["hysteresis"],
+            static=o["static"], despike=o["despike"], hysteresis=o["hysteresis"], relink=o["relink"],
         )
         motion = MotionSettings(anterograde=o["anterograde"], kind=res.mode)
         per = write_outputs(res, o["out"], stem=stem, motion=motion, source=path)
@@ -203,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, decision=args.decision, invert={"auto": "auto", "yes": True, "no": False}[args.invert],
         axes=args.axes, channel=args.channel, pixel_size=args.pixel_size, frame_interval=args.frame_interval,
         anterograde=args.anterograde, out=str(out), static=not args.keep_static, despike=not args.keep_spikes,
-        hysteresis=not args.no_hysteresis,
+        hysteresis=not args.no_hysteresis, relink=not args.no_relink,
         uni_method="assign" if args.tracer == "assign" else "components",
         bi_method="assign" if args.tracer == "assign" else "skeleton",
     )

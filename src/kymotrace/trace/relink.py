@@ -28,9 +28,8 @@ or breaks there. This step revisits those decisions with the whole picture:
    between them (within 3 px), or the line itself, flagged as a gap, where there is none. Chains
    shorter than ``min_frames`` are dropped.
 
-Experimental and off by default (``analyze(relink=True)``): it raises F1 on kymographs like the
-paper's generator but lowers crossings on other kinds (figures in the linker's card and the
-README).
+On by default in :func:`kymotrace.pipeline.analyze` (``relink=False`` or ``--no-relink`` turns it
+off); figures in the linker's card and the README.
 
 The scorer is a plain file of numbers (``kymotrace/models/weights/linker.json``: feature names,
 input scaling, layer weights, ``p_min`` and a model card with the command that reproduces it and
