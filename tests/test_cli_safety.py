@@ -58,8 +58,16 @@ def test_output_never_replaces_the_folder_holding_the_input(kymo, model_args, tm
     assert src.is_file() and (tmp_path / "k" / "notes.txt").read_text() == "mine"
     assert not (tmp_path / "k" / "run.json").exists()
     row = _rows(tmp_path)[0]
-    assert row["status"] == "failed" and "will not replace" in row["error"] and "--out" in row["error"]
+    assert row["status"] == "failed" and "holds the input file" in row["error"] and "--out" in row["error"]
     assert "Traceback" not in capsys.readouterr().err
+    # a user's folder with files of its own is never replaced either, input or not
+    (tmp_path / "k2").mkdir()
+    (tmp_path / "k2" / "notes.txt").write_text("mine")
+    src2 = tmp_path / "k2.tif"
+    tifffile.imwrite(src2, kymo)
+    assert main(["analyze", str(src2), "--out", str(tmp_path), "--mode", "bi", "--workers", "1", *model_args]) == 1
+    assert (tmp_path / "k2" / "notes.txt").read_text() == "mine"
+    assert "will not replace" in _rows(tmp_path)[0]["error"]
 
 
 def test_an_earlier_output_folder_is_replaced(kymo, model_args, tmp_path):
@@ -232,3 +240,46 @@ def test_despiking_near_float32_limits_warns_nothing():
     a[::2] = np.finfo(np.float32).max  # warnings are errors here: no overflow warning may escape
     out, n = remove_spikes(a)
     assert out.shape == a.shape and n == 0 and np.isfinite(out).all()
+
+
+def test_analysing_a_kymograph_into_its_own_folder_keeps_it(kymo, model_args, tmp_path):
+    # kymotrace kymograph wrote wf/movie/{movie.tif, movie.png, kymograph.json}; analysing
+    # wf/movie/movie.tif with --out wf would replace that folder, input included
+    folder = tmp_path / "wf" / "movie"
+    folder.mkdir(parents=True)
+    src = folder / "movie.tif"
+    tifffile.imwrite(src, kymo)
+    (folder / "kymograph.json").write_text('{"kymotrace_version": "0.1.0", "kymograph": "movie.tif"}')
+    code = main(["analyze", str(src), "--out", str(tmp_path / "wf"), "--mode", "bi", "--workers", "1", *model_args])
+    assert code == 1
+    assert src.is_file() and (folder / "kymograph.json").is_file()
+    row = _rows(tmp_path / "wf")[0]
+    assert row["status"] == "failed" and "holds the input file" in row["error"]
+
+
+def test_partial_folders_of_killed_workers_are_swept(tmp_path):
+    from kymotrace.outputs import sweep_partials
+
+    (tmp_path / ".a.x1y2.partial").mkdir()
+    (tmp_path / ".a.x1y2.partial" / "tracks.csv").write_text("")
+    (tmp_path / ".b.zz.partial").mkdir()
+    (tmp_path / "a").mkdir()
+    assert sweep_partials(tmp_path, ["a"]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.zz.partial", "a"]
+
+
+def test_a_broken_model_file_fails_once_up_front(kymo, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from kymotrace.models.registry import weights_dir
+
+    d = torch.load(weights_dir() / "uni.pt", weights_only=True)
+    d["threshold"] = 5.0
+    bad = tmp_path / "bad.pt"
+    torch.save(d, bad)
+    for i in range(3):
+        tifffile.imwrite(tmp_path / f"k{i}.tif", kymo)
+    out = tmp_path / "out"
+    assert main(["analyze", *[str(tmp_path / f"k{i}.tif") for i in range(3)], "--out", str(out), "--model", f"uni={bad}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("bad.pt") == 1 and "threshold" in err and "Traceback" not in err
+    assert not out.exists()

@@ -8,6 +8,7 @@ output folder under its final name.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 from . import FORMAT_VERSION, __version__
 from .errors import InputError
 
-__all__ = ["OUTPUT_FILES", "write_outputs", "output_folder", "foreign_content", "safe_stem"]
+__all__ = ["OUTPUT_FILES", "write_outputs", "output_folder", "foreign_content", "holds_input", "safe_stem", "sweep_partials"]
 
 OUTPUT_FILES = (
     "tracks.csv",
@@ -64,15 +65,32 @@ def foreign_content(final: Path) -> str | None:
     return f"{final} already exists and is not a kymotrace output folder (no run.json or kymograph.json from kymotrace)"
 
 
+def holds_input(final: Path, inputs) -> str | None:
+    """The first of ``inputs`` (paths) that lies inside folder ``final`` (or is it), else None."""
+    target = Path(final).resolve()
+    for src in inputs:
+        if src is None:
+            continue
+        p = Path(src).resolve()
+        if p == target or target in p.parents:
+            return str(src)
+    return None
+
+
 @contextlib.contextmanager
-def output_folder(final: Path):
+def output_folder(final: Path, *, inputs=()):
     """Yield a temporary folder that replaces ``final`` when the block succeeds.
 
     An existing ``final`` is replaced only if it is an earlier kymotrace output folder
-    (:func:`foreign_content`); anything else raises :class:`InputError` before any file is written,
-    so a user's own folder (or the folder holding the input) is never deleted.
+    (:func:`foreign_content`) that holds none of ``inputs`` (the files being analysed); anything
+    else raises :class:`InputError` before any file is written, so a user's own folder, or the
+    folder holding the input, is never deleted.
     """
     final = Path(final)
+    held = holds_input(final, inputs)
+    if held:
+        raise InputError(f"the output folder {final} holds the input file {held}; writing there would replace it: "
+                         "choose another --out (e.g. a new folder)")
     why = foreign_content(final)
     if why:
         raise InputError(f"{why}; kymotrace will not replace it: choose another --out or move it away")
@@ -97,6 +115,19 @@ def output_folder(final: Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def sweep_partials(out_dir: Path, stems) -> int:
+    """Remove the hidden temporary folders that :func:`output_folder` made for ``stems`` under
+    ``out_dir`` (left behind when a worker process was killed before it could clean up).
+    Returns how many were removed."""
+    n = 0
+    for stem in stems:
+        for tmp in Path(out_dir).glob(f".{glob.escape(stem)}.*.partial"):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+                n += 1
+    return n
 
 
 def safe_stem(name: str, default: str = "kymograph") -> str:
@@ -132,7 +163,7 @@ def write_outputs(result, out_dir: str | os.PathLike, *, stem: str, motion=None,
     per_kymo = kymograph_summary(tracks, calibration=cal, settings=motion, shape=shape, table=summary)
     calibrated = bool(cal is not None and cal.pixel_size and cal.frame_interval)
     final = Path(out_dir) / stem
-    with output_folder(final) as tmp:
+    with output_folder(final, inputs=[source]) as tmp:
         write_tracks_csv(tmp / "tracks.csv", tracks, calibration=cal)
         summary.to_csv(tmp / "summary.csv", index=False)
         kb.to_csv(tmp / "kymobutler_summary.csv", index=False)

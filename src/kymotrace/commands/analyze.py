@@ -129,9 +129,14 @@ def _stems(files: list[Path]) -> list[str]:
 _OPTS: dict = {}
 
 
+def _terminated(signum, frame):  # pragma: no cover - runs in a worker process being stopped
+    raise SystemExit(128 + signum)  # unwinds, so output_folder removes its temporary folder
+
+
 def _init_worker(opts: dict, threads: int, in_pool: bool = True) -> None:
     if in_pool:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+        signal.signal(signal.SIGTERM, _terminated)  # the parent stops workers with SIGTERM
     _OPTS.clear()
     _OPTS.update(opts)
     import torch
@@ -174,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import OptionError
     from ..fileutil import make_writable_dir
+    from ..outputs import sweep_partials
 
     check_threshold(args.threshold)
     for name in ("min_size", "min_frames"):
@@ -226,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
             rows += _run_pool(jobs, opts, workers, max(1, ncpu // workers), bar)
     finally:
         bar.close()
+        # a worker killed outright cannot remove its temporary folder: remove them here
+        sweep_partials(out, stems)
     try:
         write_table(rows, out / TABLE)
     except OSError as exc:
@@ -246,13 +254,19 @@ def _new_pool(opts: dict, workers: int, threads: int):
 
 
 def _stop_pool(ex) -> None:
-    """Shut a pool down now: cancel what has not started and end its worker processes."""
+    """Shut a pool down now: cancel what has not started and end its worker processes (SIGTERM,
+    which they answer by cleaning up; then wait a moment for them)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())  # before shutdown() forgets them
     ex.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         try:
             p.terminate()
         except (OSError, ValueError, AttributeError):
+            pass
+    for p in procs:
+        try:
+            p.join(timeout=5)
+        except (OSError, ValueError, AttributeError, AssertionError):
             pass
 
 
@@ -293,6 +307,8 @@ def _run_pool(jobs: list[tuple[str, str]], opts: dict, workers: int, threads: in
                     try:
                         done[i] = futs[i].result()
                     except BrokenProcessPool:
+                        log.warning("a worker process died (killed, or out of memory); the files it may have "
+                                    "been analysing run again one at a time")
                         for j in pending:  # keep what finished before the pool broke
                             f = futs[j]
                             if j not in done and f.done() and not f.cancelled() and f.exception() is None:
@@ -324,6 +340,15 @@ def _check_model_option(values: list[str] | None) -> None:
             raise OptionError(f"--model {name}: is a folder; give a model file (.pt) or one of: {', '.join(known)}")
         if not p.is_file() and name not in known:
             raise OptionError(f"--model {name}: no such model file, and no shipped model of that name; shipped: {', '.join(known)}")
+    if any(Path(n).is_file() for n in names):
+        # a user's model file is read once here, so a broken one fails the run up front, not every file
+        from ..errors import KymotraceError
+        from ..pipeline import get_models
+
+        try:
+            get_models(parsed)
+        except KymotraceError as exc:
+            raise OptionError(f"--model: {exc}") from None
 
 
 def _model_option(values: list[str] | None):

@@ -17,6 +17,7 @@ A kymograph folder never replaces a folder that holds the movie or the ROI file.
 from __future__ import annotations
 
 import argparse
+import math
 import logging
 import os
 import sys
@@ -108,13 +109,12 @@ def _write_one(job, folder_parent: Path, stem: str) -> Path:
 def _refuse_to_replace_inputs(final: Path, inputs: list[str]) -> None:
     """A kymograph folder replaces ``final`` as a whole: refuse when an input file lies in it."""
     from ..errors import OptionError
+    from ..outputs import holds_input
 
-    target = final.resolve()
-    for src in inputs:
-        p = Path(src).resolve()
-        if p == target or target in p.parents:
-            raise OptionError(f"the output folder {final} holds the input file {src}; writing the kymograph "
-                              "there would replace it: choose another --out (e.g. a new folder)")
+    held = holds_input(final, inputs)
+    if held:
+        raise OptionError(f"the output folder {final} holds the input file {held}; writing the kymograph "
+                          "there would replace it: choose another --out (e.g. a new folder)")
 
 
 def _analyze_into(folder: Path, stem: str, analyze_args: list[str]) -> dict:
@@ -159,6 +159,20 @@ def run(args: argparse.Namespace) -> int:
     check_threshold(args.threshold)
     if not args.analyze and (args.threshold is not None or args.model or args.mode != "auto"):
         raise OptionError("--mode, --threshold and --model apply with --analyze only")
+    for name in ("pixel_size", "frame_interval"):
+        v = getattr(args, name, None)
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise OptionError(f"--{name.replace('_', '-')} must be positive (a finite number above 0), got {v}")
+    if not str(args.out).strip():
+        raise OptionError("--out must name a folder, got an empty string")
+    for what, f in (("movie", args.movie), ("ROI file", args.roi)):
+        if f is not None and Path(f).exists() and not Path(f).is_file():
+            kind = "a folder" if Path(f).is_dir() else "not a regular file (a device, pipe or socket)"
+            raise InputError(f"{what} {f} is {kind}; give a file")
+    if args.analyze:
+        from .analyze import _check_model_option
+
+        _check_model_option(args.model)
     z = _z(args.z)
     # paths first: a bad path or ROI file fails before the movie is touched
     if args.path is not None:
