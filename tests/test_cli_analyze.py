@@ -18,21 +18,6 @@ OUTPUTS = {"tracks.csv", "summary.csv", "kymobutler_summary.csv", "overlay.png",
 
 
 @pytest.fixture(scope="module")
-def model_args(tmp_path_factory):
-    from kymotrace.models import build_model, default_config, save_model
-
-    d = tmp_path_factory.mktemp("models")
-    args = []
-    for module in ("classifier", "uni", "bi", "decision"):
-        cfg = default_config(module, base=4)
-        p = d / f"{module}.pt"
-        save_model(p, build_model(cfg, rng=np.random.default_rng(2)), name=f"tiny_{module}", module=module,
-                   config=cfg, normalization={"method": "robust"}, threshold=0.3, card={})
-        args += ["--model", f"{module}={p}"]
-    return args
-
-
-@pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     from kymotrace.synth import generate
 
@@ -45,9 +30,9 @@ def inputs(tmp_path_factory):
     return d
 
 
-def test_folder_with_bad_files_completes_and_fails(inputs, model_args, tmp_path, capsys):
+def test_folder_with_bad_files_completes_and_fails(inputs, tiny_model_args, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["analyze", str(inputs), "--out", str(out), "--mode", "bi", "--workers", "1", *model_args])
+    code = main(["analyze", str(inputs), "--out", str(out), "--mode", "bi", "--workers", "1", *tiny_model_args])
     assert code == 1  # some inputs failed
     assert set(p.name for p in (out / "good").iterdir()) == OUTPUTS
     assert not (out / "broken").exists() and not (out / "stack").exists()
@@ -63,10 +48,10 @@ def test_folder_with_bad_files_completes_and_fails(inputs, model_args, tmp_path,
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_calibration_and_anterograde(inputs, model_args, tmp_path):
+def test_calibration_and_anterograde(inputs, tiny_model_args, tmp_path):
     out = tmp_path / "out"
     code = main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", "--pixel-size", "0.1",
-                 "--frame-interval", "0.5", "--anterograde", "left", *model_args])
+                 "--frame-interval", "0.5", "--anterograde", "left", *tiny_model_args])
     assert code == 0
     run = json.loads((out / "good" / "run.json").read_text())
     assert run["calibration"]["pixel_size_um"] == 0.1 and run["calibration"]["frame_interval_s"] == 0.5
@@ -74,12 +59,12 @@ def test_calibration_and_anterograde(inputs, model_args, tmp_path):
     assert "time_s" in header and "position_um" in header
 
 
-def test_input_steps_switched_off(inputs, model_args, tmp_path):
+def test_input_steps_switched_off(inputs, tiny_model_args, tmp_path):
     """--keep-static / --keep-spikes / --no-hysteresis reach analyze() and are recorded in run.json."""
     runs = {}
     for name, extra in (("default", []), ("kept", ["--keep-static", "--keep-spikes", "--no-hysteresis"])):
         out = tmp_path / name
-        assert main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "uni", *extra, *model_args]) == 0
+        assert main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "uni", *extra, *tiny_model_args]) == 0
         runs[name] = json.loads((out / "good" / "run.json").read_text())
     assert runs["default"]["static_background"].startswith("removed")
     assert isinstance(runs["default"]["spikes_removed"], int)
@@ -116,13 +101,13 @@ def test_unwritable_output_folder(inputs, tmp_path, capsys):
     assert "cannot write to output folder" in capsys.readouterr().err
 
 
-def test_missing_input_reported(tmp_path, model_args, capsys):
-    code = main(["analyze", str(tmp_path / "nope.tif"), "--out", str(tmp_path / "o"), "--mode", "bi", *model_args])
+def test_missing_input_reported(tmp_path, tiny_model_args, capsys):
+    code = main(["analyze", str(tmp_path / "nope.tif"), "--out", str(tmp_path / "o"), "--mode", "bi", *tiny_model_args])
     assert code == 1
     assert "no such file or folder" in capsys.readouterr().err
 
 
-def test_bad_images_fail_alone_with_clear_errors(model_args, inputs, tmp_path, capsys):
+def test_bad_images_fail_alone_with_clear_errors(tiny_model_args, inputs, tmp_path, capsys):
     d = tmp_path / "bad"
     d.mkdir()
     nan = np.ones((40, 40), np.float32)
@@ -132,7 +117,7 @@ def test_bad_images_fail_alone_with_clear_errors(model_args, inputs, tmp_path, c
     tifffile.imwrite(d / "tiny.tif", np.random.default_rng(0).random((5, 5)).astype(np.float32))
     (d / "empty.png").write_bytes(b"")
     out = tmp_path / "out"
-    code = main(["analyze", str(d), str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", *model_args])
+    code = main(["analyze", str(d), str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", *tiny_model_args])
     assert code == 1
     rows = {r["output"] or r["file"]: r for r in csv.DictReader((out / "kymographs.csv").read_text().splitlines())}
     assert rows["good"]["status"] == "ok"
@@ -145,9 +130,9 @@ def test_bad_images_fail_alone_with_clear_errors(model_args, inputs, tmp_path, c
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_no_tracks_gives_valid_empty_outputs(model_args, inputs, tmp_path):
+def test_no_tracks_gives_valid_empty_outputs(tiny_model_args, inputs, tmp_path):
     out = tmp_path / "out"
-    code = main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", "--threshold", "0.999", *model_args])
+    code = main(["analyze", str(inputs / "good.tif"), "--out", str(out), "--mode", "bi", "--threshold", "0.999", *tiny_model_args])
     assert code == 0
     lines = (out / "good" / "tracks.csv").read_text().splitlines()
     assert lines[0].startswith("track_id,frame,position") and len(lines) == 1

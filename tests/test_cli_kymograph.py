@@ -121,27 +121,11 @@ def test_bad_inputs_exit_2(movie_file, tmp_path, capsys):
     assert "bad.roi" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    pytest.importorskip("torch")
-    from kymotrace.models import build_model, default_config, save_model
-
-    d = tmp_path_factory.mktemp("models")
-    args = []
-    for module in ("classifier", "uni", "bi", "decision"):
-        cfg = default_config(module, base=4)
-        f = d / f"{module}.pt"
-        save_model(f, build_model(cfg, rng=np.random.default_rng(2)), name=f"tiny_{module}", module=module,
-                   config=cfg, normalization={"method": "robust"}, threshold=0.3, card={})
-        args += ["--model", f"{module}={f}"]
-    return args
-
-
 @pytest.mark.usefixtures("one_torch_thread")
-def test_analyze_adds_outputs_in_the_same_folder(movie_file, tiny_models, tmp_path):
+def test_analyze_adds_outputs_in_the_same_folder(movie_file, tiny_model_args, tmp_path):
     p, _, _ = movie_file
     out = tmp_path / "out"
-    assert main(["kymograph", str(p), "--path", PATH, "--out", str(out), "--analyze", "--mode", "bi", *tiny_models]) == 0
+    assert main(["kymograph", str(p), "--path", PATH, "--out", str(out), "--analyze", "--mode", "bi", *tiny_model_args]) == 0
     folder = out / "cell 1"
     names = {f.name for f in folder.iterdir()}
     assert {"cell 1.tif", "cell 1.png", "kymograph.json", "tracks.csv", "summary.csv", "overlay.png", "run.json",

@@ -22,21 +22,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model_args(tmp_path_factory):
-    from kymotrace.models import build_model, default_config, save_model
-
-    d = tmp_path_factory.mktemp("models")
-    args = []
-    for module in ("classifier", "uni", "bi", "decision"):
-        cfg = default_config(module, base=4)
-        p = d / f"{module}.pt"
-        save_model(p, build_model(cfg, rng=np.random.default_rng(3)), name=f"tiny_{module}", module=module,
-                   config=cfg, normalization={"method": "robust"}, threshold=0.3, card={})
-        args += ["--model", f"{module}={p}"]
-    return args
-
-
-@pytest.fixture(scope="module")
 def kymo():
     from kymotrace.synth import generate
 
@@ -47,13 +32,13 @@ def _rows(out: Path) -> list[dict]:
     return list(csv.DictReader((out / "kymographs.csv").read_text().splitlines()))
 
 
-def test_output_never_replaces_the_folder_holding_the_input(kymo, model_args, tmp_path, capsys):
+def test_output_never_replaces_the_folder_holding_the_input(kymo, tiny_model_args, tmp_path, capsys):
     # the input lives in t/k/k.tif, so its output folder t/k would be the input's own folder
     (tmp_path / "k").mkdir()
     src = tmp_path / "k" / "k.tif"
     tifffile.imwrite(src, kymo)
     (tmp_path / "k" / "notes.txt").write_text("mine")
-    code = main(["analyze", str(src), "--out", str(tmp_path), "--mode", "bi", "--workers", "1", *model_args])
+    code = main(["analyze", str(src), "--out", str(tmp_path), "--mode", "bi", "--workers", "1", *tiny_model_args])
     assert code == 1
     assert src.is_file() and (tmp_path / "k" / "notes.txt").read_text() == "mine"
     assert not (tmp_path / "k" / "run.json").exists()
@@ -65,16 +50,16 @@ def test_output_never_replaces_the_folder_holding_the_input(kymo, model_args, tm
     (tmp_path / "k2" / "notes.txt").write_text("mine")
     src2 = tmp_path / "k2.tif"
     tifffile.imwrite(src2, kymo)
-    assert main(["analyze", str(src2), "--out", str(tmp_path), "--mode", "bi", "--workers", "1", *model_args]) == 1
+    assert main(["analyze", str(src2), "--out", str(tmp_path), "--mode", "bi", "--workers", "1", *tiny_model_args]) == 1
     assert (tmp_path / "k2" / "notes.txt").read_text() == "mine"
     assert "will not replace" in _rows(tmp_path)[0]["error"]
 
 
-def test_an_earlier_output_folder_is_replaced(kymo, model_args, tmp_path):
+def test_an_earlier_output_folder_is_replaced(kymo, tiny_model_args, tmp_path):
     src = tmp_path / "a.tif"
     tifffile.imwrite(src, kymo)
     out = tmp_path / "out"
-    args = ["analyze", str(src), "--out", str(out), "--mode", "bi", "--workers", "1", *model_args]
+    args = ["analyze", str(src), "--out", str(out), "--mode", "bi", "--workers", "1", *tiny_model_args]
     assert main(args) == 0
     before = (out / "a" / "run.json").stat().st_mtime_ns
     assert main(args) == 0  # its own earlier output: replaced
@@ -103,7 +88,7 @@ def test_foreign_content_rules(tmp_path):
     assert (fake / "run.json").exists()
 
 
-def test_dot_stems_stay_inside_out(kymo, model_args, tmp_path):
+def test_dot_stems_stay_inside_out(kymo, tiny_model_args, tmp_path):
     d = tmp_path / "in"
     d.mkdir()
     tifffile.imwrite(d / "..tif", kymo)  # stem '.', which once named --out itself
@@ -111,7 +96,7 @@ def test_dot_stems_stay_inside_out(kymo, model_args, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "precious.txt").write_text("keep")
-    code = main(["analyze", str(d / "other.tif"), str(d / "..tif"), "--out", str(out), "--mode", "bi", "--workers", "1", *model_args])
+    code = main(["analyze", str(d / "other.tif"), str(d / "..tif"), "--out", str(out), "--mode", "bi", "--workers", "1", *tiny_model_args])
     assert code == 0
     assert (out / "precious.txt").read_text() == "keep"
     assert (out / "other" / "run.json").is_file() and (out / "kymograph" / "run.json").is_file()
@@ -128,26 +113,26 @@ def test_stem_names():
     assert stems[4].casefold() != "kymographs.csv"
 
 
-def test_colliding_stems_keep_every_output(kymo, model_args, tmp_path):
+def test_colliding_stems_keep_every_output(kymo, tiny_model_args, tmp_path):
     d = tmp_path / "in"
     d.mkdir()
     for name in ("a.tif", "a.png", "a-2.tif"):
         img = kymo if name.endswith(".tif") else np.clip(kymo / kymo.max() * 255, 0, 255).astype(np.uint8)
         (tifffile.imwrite(d / name, img) if name.endswith(".tif") else __import__("PIL.Image").Image.fromarray(img).save(d / name))
     out = tmp_path / "out"
-    assert main(["analyze", str(d), "--out", str(out), "--mode", "bi", "--workers", "1", *model_args]) == 0
+    assert main(["analyze", str(d), "--out", str(out), "--mode", "bi", "--workers", "1", *tiny_model_args]) == 0
     rows = _rows(out)
     assert len({r["output"] for r in rows}) == 3
     for r in rows:
         assert r["status"] == "ok" and (out / r["output"] / "run.json").is_file()
 
 
-def test_an_input_named_like_the_table(kymo, model_args, tmp_path):
+def test_an_input_named_like_the_table(kymo, tiny_model_args, tmp_path):
     d = tmp_path / "in"
     d.mkdir()
     tifffile.imwrite(d / "kymographs.csv.tif", kymo)
     out = tmp_path / "out"
-    assert main(["analyze", str(d), "--out", str(out), "--mode", "bi", "--workers", "1", *model_args]) == 0
+    assert main(["analyze", str(d), "--out", str(out), "--mode", "bi", "--workers", "1", *tiny_model_args]) == 0
     assert (out / "kymographs.csv").is_file() and _rows(out)[0]["status"] == "ok"
 
 
@@ -180,11 +165,11 @@ def test_empty_out_and_table_folder_are_refused(kymo, tmp_path, capsys):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
-def test_a_named_pipe_is_refused_not_read(kymo, model_args, tmp_path):
+def test_a_named_pipe_is_refused_not_read(kymo, tiny_model_args, tmp_path):
     fifo = tmp_path / "pipe.tif"
     os.mkfifo(fifo)
     out = tmp_path / "out"
-    assert main(["analyze", str(fifo), "--out", str(out), "--mode", "bi", "--workers", "1", *model_args]) == 1
+    assert main(["analyze", str(fifo), "--out", str(out), "--mode", "bi", "--workers", "1", *tiny_model_args]) == 1
     row = _rows(out)[0]
     assert row["status"] == "failed" and "not a regular file" in row["error"]
 
@@ -242,7 +227,7 @@ def test_despiking_near_float32_limits_warns_nothing():
     assert out.shape == a.shape and n == 0 and np.isfinite(out).all()
 
 
-def test_analysing_a_kymograph_into_its_own_folder_keeps_it(kymo, model_args, tmp_path):
+def test_analysing_a_kymograph_into_its_own_folder_keeps_it(kymo, tiny_model_args, tmp_path):
     # kymotrace kymograph wrote wf/movie/{movie.tif, movie.png, kymograph.json}; analysing
     # wf/movie/movie.tif with --out wf would replace that folder, input included
     folder = tmp_path / "wf" / "movie"
@@ -250,7 +235,7 @@ def test_analysing_a_kymograph_into_its_own_folder_keeps_it(kymo, model_args, tm
     src = folder / "movie.tif"
     tifffile.imwrite(src, kymo)
     (folder / "kymograph.json").write_text('{"kymotrace_version": "0.1.0", "kymograph": "movie.tif"}')
-    code = main(["analyze", str(src), "--out", str(tmp_path / "wf"), "--mode", "bi", "--workers", "1", *model_args])
+    code = main(["analyze", str(src), "--out", str(tmp_path / "wf"), "--mode", "bi", "--workers", "1", *tiny_model_args])
     assert code == 1
     assert src.is_file() and (folder / "kymograph.json").is_file()
     row = _rows(tmp_path / "wf")[0]
