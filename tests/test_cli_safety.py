@@ -268,3 +268,16 @@ def test_a_broken_model_file_fails_once_up_front(kymo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("bad.pt") == 1 and "threshold" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_each_failure_is_printed_once(kymo, tiny_model_args, tmp_path, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    tifffile.imwrite(d / "good.tif", kymo)
+    (d / "broken.tif").write_bytes(b"II*\x00 not a tiff")
+    out = tmp_path / "out"
+    code = main(["analyze", str(d), str(tmp_path / "missing.tif"), "--out", str(out), "--mode", "bi", "--workers", "1", *tiny_model_args])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("broken.tif") == 1 and err.count("missing.tif") == 1
+    assert "2 input(s) failed" in err and "kymographs.csv" in err

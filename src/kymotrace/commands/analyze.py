@@ -206,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
 
     files, missing = _collect(args.inputs)
     rows = [{"file": s, "output": "", "status": "failed", "error": msg} for s, msg in missing]
+    for r in rows:
+        print(f"failed: {r['error']}", file=sys.stderr)
     opts = dict(
         threshold=args.threshold, mode=args.mode, min_size=args.min_size, min_frames=args.min_frames,
         model=args.model, decision=args.decision, invert={"auto": "auto", "yes": True, "no": False}[args.invert],
@@ -241,8 +243,8 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in rows if r["status"] != "ok"]
     ok = len(rows) - len(failed)
     print(f"analysed {ok} of {len(rows)} input(s); outputs in {out}/ (table: {out / TABLE})")
-    for r in failed:
-        print(f"failed: {r['error']}", file=sys.stderr)
+    if failed:  # each was printed as it failed
+        print(f"{len(failed)} input(s) failed (listed above and in {out / TABLE})", file=sys.stderr)
     return 1 if failed else 0
 
 
