@@ -259,3 +259,18 @@ def test_output_folder_holding_the_roi_file_is_not_replaced(movie_file, tmp_path
     assert main(["kymograph", str(movie_file), "--roi", str(roi_file), "--out", str(out)]) == 2
     _error(capsys, str(roi_file), "--out")
     assert _files(out) == ["movie_axon", "movie_axon/axon.roi"]
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
+    import numpy as np
+    import tifffile
+
+    from kymotrace.cli import main
+
+    movie = tmp_path / "m.tif"
+    tifffile.imwrite(movie, np.zeros((5, 20, 30), np.uint16), imagej=True, metadata={"axes": "TYX"})
+    out = tmp_path / "new_out"
+    # too wide for this 30 x 20 px movie: found only once the movie is open, after --out was made
+    assert main(["kymograph", str(movie), "--path", "2,2 20,10", "--width", "31", "--out", str(out)]) == 2
+    assert "--width" in capsys.readouterr().err
+    assert not out.exists()

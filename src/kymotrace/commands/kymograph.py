@@ -146,6 +146,21 @@ def _analyze_into(folder: Path, stem: str, analyze_args: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the command; an output folder this run created stays only if something was written to it."""
+    out = Path(args.out) if str(args.out).strip() else None
+    existed = out is None or out.exists()
+    try:
+        return _run(args)
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..errors import InputError, KymotraceError, OptionError
     from ..movie import MAX_WIDTH, Movie, _prepare, parse_path, read_roi_paths, width_limit
     from ..outputs import safe_stem
