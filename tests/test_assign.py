@@ -189,6 +189,23 @@ def test_hysteresis_filter_needs_enough_strong_frames():
     assert (c.start, c.end) == (1, 10)
 
 
+def test_hysteresis_reads_a_track_on_its_own_slope_map():
+    from kymotrace.trace.assign import hysteresis_filter
+
+    t = np.arange(12)
+    retro = Track(1, t, 25.0 - 2 * t)  # negative slope: its evidence is the negative map
+    ante = Track(2, t, 1.0 + 2 * t)
+    pos = np.zeros((12, 30), np.float32)
+    neg = np.zeros((12, 30), np.float32)
+    pos[t, np.rint(ante.positions).astype(int)] = 0.95
+    pos[t, np.rint(retro.positions).astype(int)] = 0.95  # crossing dense anterograde streaks
+    neg[t, np.rint(retro.positions).astype(int)] = 0.8  # its own map: dim all along
+    both = hysteresis_filter([retro, ante], [pos, neg], 0.9, need=4, min_share=0.5, trim=False)
+    assert [k.track_id for k in both] == [1, 2]
+    own = hysteresis_filter([retro, ante], [pos, neg], 0.9, need=4, min_share=0.5, trim=False, by_direction=True)
+    assert [k.track_id for k in own] == [2]
+
+
 def test_hysteresis_follows_a_particle_through_a_dim_stretch():
     """A particle dims for 20 frames (trackness 0.8 < threshold 0.9): at the threshold it gives
     two tracks; traced at the lower threshold and filtered it stays one track, while a track
