@@ -248,9 +248,10 @@ def test_partial_folders_of_killed_workers_are_swept(tmp_path):
     (tmp_path / ".a.x1y2.partial").mkdir()
     (tmp_path / ".a.x1y2.partial" / "tracks.csv").write_text("")
     (tmp_path / ".b.zz.partial").mkdir()
+    (tmp_path / ".a.b.k3j2h1xx.partial").mkdir()  # stem 'a.b', not 'a'
     (tmp_path / "a").mkdir()
     assert sweep_partials(tmp_path, ["a"]) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.zz.partial", "a"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.b.k3j2h1xx.partial", ".b.zz.partial", "a"]
 
 
 def test_a_broken_model_file_fails_once_up_front(kymo, tmp_path, capsys):

@@ -166,3 +166,31 @@ def test_keeping_every_tracer_link_gives_back_the_traced_tracks():
         src = min(tracks, key=lambda t: abs(t.positions[0] - tr.positions[0]))
         assert np.array_equal(tr.frames, src.frames) and np.allclose(tr.positions, src.positions)
         assert not tr.gap.any()
+
+
+def test_a_link_that_skips_a_piece_gives_valid_tracks():
+    t = np.arange(60)
+    main_track = Track(1, t, np.full(60, 20.0), confidence=0.9)
+    # two short touches (3 frames each) cut the track into pieces 0-19, 23-39, 43-59
+    touch = np.full(60, 40.0)
+    touch[20:23] = 20.5
+    touch[40:43] = 20.5
+    other = Track(2, t, touch, confidence=0.5)
+    img = np.zeros((60, 60), np.float32)
+    segs, table = R.cut_segments([main_track, other], 60, near=2.0, long_merge=4)
+    mine = sorted((s.start, s.end, k) for k, s in enumerate(segs) if s.source == 0)
+    assert [(a, b) for a, b, _ in mine] == [(0, 19), (23, 39), (43, 59)]
+    links = {mine[0][2]: mine[2][2]}  # first piece -> third, skipping the second
+    out = R.join_segments(segs, links, table, tracks=[main_track, other])
+    for tr in out:
+        assert np.array_equal(tr.frames, np.arange(tr.start, tr.end + 1)) and np.isfinite(tr.positions).all()
+        assert tr.confidence is not None
+    skip = [tr for tr in out if tr.start == 0 and tr.end == 59 and abs(tr.positions[0] - 20) < 1]
+    assert len(skip) == 1 and np.allclose(skip[0].positions, 20.0, atol=0.6)
+
+
+def test_relinked_tracks_keep_a_confidence():
+    tracks, img, _ = _x_crossing_swapped()
+    tracks = [Track(tr.track_id, tr.frames, tr.positions, confidence=c) for tr, c in zip(tracks, (0.8, 0.6))]
+    out = R.relink(tracks, img, R.LinkScorer(_spec()))
+    assert [round(tr.confidence, 6) for tr in out] and all(0.6 <= tr.confidence <= 0.8 for tr in out)

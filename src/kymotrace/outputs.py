@@ -124,6 +124,9 @@ def sweep_partials(out_dir: Path, stems) -> int:
     n = 0
     for stem in stems:
         for tmp in Path(out_dir).glob(f".{glob.escape(stem)}.*.partial"):
+            rand = tmp.name[len(stem) + 2 : -len(".partial")]  # mkdtemp's random part has no dot:
+            if "." in rand:  # '.a.b.xyz.partial' belongs to stem 'a.b', not 'a'
+                continue
             if tmp.is_dir() and not tmp.is_symlink():
                 shutil.rmtree(tmp, ignore_errors=True)
                 n += 1

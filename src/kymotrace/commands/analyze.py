@@ -133,6 +133,16 @@ def _terminated(signum, frame):  # pragma: no cover - runs in a worker process b
     raise SystemExit(128 + signum)  # unwinds, so output_folder removes its temporary folder
 
 
+def _one_in_worker(path: str, stem: str) -> dict:  # pragma: no cover - runs in a worker process
+    """:func:`_one` in a pool worker: a worker stopped by SIGTERM mid-file exits once its temporary
+    folder is gone, so the pool reports it broken (and the batch goes on) instead of handing the
+    exit back to the parent as this file's result."""
+    try:
+        return _one(path, stem)
+    except SystemExit as exc:
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
+
+
 def _init_worker(opts: dict, threads: int, in_pool: bool = True) -> None:
     if in_pool:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
@@ -295,7 +305,7 @@ def _run_pool(jobs: list[tuple[str, str]], opts: dict, workers: int, threads: in
             ex = _new_pool(opts, 1, threads)
             try:
                 try:
-                    done[i] = ex.submit(_one, *jobs[i]).result()
+                    done[i] = ex.submit(_one_in_worker, *jobs[i]).result()
                 except BrokenProcessPool:
                     done[i] = _crashed_row(*jobs[i])
                 _report(done[i], bar)
@@ -304,7 +314,7 @@ def _run_pool(jobs: list[tuple[str, str]], opts: dict, workers: int, threads: in
         else:
             ex = _new_pool(opts, workers, threads)
             try:
-                futs = {i: ex.submit(_one, *jobs[i]) for i in pending}
+                futs = {i: ex.submit(_one_in_worker, *jobs[i]) for i in pending}
                 for i in pending:
                     try:
                         done[i] = futs[i].result()

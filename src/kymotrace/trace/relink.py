@@ -353,10 +353,11 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
             if tracks is None:
                 continue
             src, i = rank[k]
-            if nxt is not None and segs[nxt].source == src:  # the tracer's own frames in between
+            following = order[src][i + 1] if i + 1 < len(order[src]) else None
+            if nxt is not None and nxt == following:  # the tracer's own frames in between
                 f, x, g = own(src, sg.end + 1, segs[nxt].start - 1)
             elif nxt is None:  # the track's own frames after the chain (up to its next segment)
-                hi = segs[order[src][i + 1]].start - 1 if i + 1 < len(order[src]) else int(tracks[src].frames[-1])
+                hi = segs[following].start - 1 if following is not None else int(tracks[src].frames[-1])
                 f, x, g = own(src, sg.end + 1, hi)
             else:
                 continue
@@ -377,7 +378,13 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
                     pos[q] = y
                     continue
             gap[q] = True
-        out.append(Track(0, frames, pos, gap=gap))
+        conf = None
+        if tracks is not None:  # the traced tracks' confidences, weighted by the frames each gave
+            cs = [(tracks[segs[k].source].confidence, segs[k].frames.size) for k in chain]
+            cs = [(c, n) for c, n in cs if c is not None]
+            if cs:
+                conf = float(sum(c * n for c, n in cs) / sum(n for _, n in cs))
+        out.append(Track(0, frames, pos, gap=gap, confidence=conf))
     return out
 
 
