@@ -17,7 +17,7 @@ from pathlib import Path
 from . import FORMAT_VERSION, __version__
 from .errors import InputError
 
-__all__ = ["OUTPUT_FILES", "write_outputs", "output_folder", "foreign_content", "holds_input", "safe_stem", "sweep_partials"]
+__all__ = ["OUTPUT_FILES", "write_outputs", "output_folder", "foreign_content", "refuse_if_holds_input", "safe_stem", "sweep_partials"]
 
 OUTPUT_FILES = (
     "tracks.csv",
@@ -65,16 +65,17 @@ def foreign_content(final: Path) -> str | None:
     return f"{final} already exists and is not a kymotrace output folder (no run.json or kymograph.json from kymotrace)"
 
 
-def holds_input(final: Path, inputs) -> str | None:
-    """The first of ``inputs`` (paths) that lies inside folder ``final`` (or is it), else None."""
+def refuse_if_holds_input(final: Path, inputs) -> None:
+    """Raise :class:`InputError` when one of ``inputs`` (paths) lies inside folder ``final`` (or is
+    it): writing an output folder there would replace the input."""
     target = Path(final).resolve()
     for src in inputs:
         if src is None:
             continue
         p = Path(src).resolve()
         if p == target or target in p.parents:
-            return str(src)
-    return None
+            raise InputError(f"the output folder {final} holds the input file {src}; writing there would replace it: "
+                             "choose another --out (e.g. a new folder)")
 
 
 @contextlib.contextmanager
@@ -87,10 +88,7 @@ def output_folder(final: Path, *, inputs=()):
     folder holding the input, is never deleted.
     """
     final = Path(final)
-    held = holds_input(final, inputs)
-    if held:
-        raise InputError(f"the output folder {final} holds the input file {held}; writing there would replace it: "
-                         "choose another --out (e.g. a new folder)")
+    refuse_if_holds_input(final, inputs)
     why = foreign_content(final)
     if why:
         raise InputError(f"{why}; kymotrace will not replace it: choose another --out or move it away")

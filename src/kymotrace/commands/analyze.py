@@ -68,6 +68,18 @@ def write_table(rows: list[dict], path: Path) -> None:
             w.writerow(r)
 
 
+def check_calibration_and_out(args: argparse.Namespace) -> None:
+    """The ``--pixel-size``, ``--frame-interval`` and ``--out`` checks shared by analyze and kymograph."""
+    from ..errors import OptionError
+
+    for name in ("pixel_size", "frame_interval"):
+        v = getattr(args, name, None)
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise OptionError(f"--{name.replace('_', '-')} must be positive (a finite number above 0), got {v}")
+    if not str(args.out).strip():
+        raise OptionError("--out must name a folder, got an empty string")
+
+
 def check_threshold(value: float | None) -> None:
     """The ``--threshold`` check shared by analyze, kymograph and bench."""
     from ..errors import OptionError
@@ -195,17 +207,12 @@ def run(args: argparse.Namespace) -> int:
     for name in ("min_size", "min_frames"):
         if getattr(args, name) < 1:
             raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    for name in ("pixel_size", "frame_interval"):
-        v = getattr(args, name)
-        if v is not None and not (v > 0 and math.isfinite(v)):
-            raise OptionError(f"--{name.replace('_', '-')} must be positive (a finite number above 0), got {v}")
+    check_calibration_and_out(args)
     if args.channel is not None and args.channel < 0:
         raise OptionError(f"--channel must be 0 or more (0 is the first channel), got {args.channel}")
     if args.workers is not None and args.workers < 1:
         raise OptionError(f"--workers must be at least 1, got {args.workers}")
-    if not str(args.out).strip():
-        raise OptionError("--out must name a folder, got an empty string")
-    _check_model_option(args.model)
+    model = check_model_option(args.model)
     out = Path(args.out)
     try:
         make_writable_dir(out)
@@ -227,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         uni_method="assign" if args.tracer == "assign" else "components",
         bi_method="assign" if args.tracer == "assign" else "skeleton",
     )
-    opts["model"] = _model_option(args.model)
+    opts["model"] = model
     stems = _stems(files)
     ncpu = os.cpu_count() or 1
     workers = args.workers or min(2, ncpu, max(1, len(files)))
@@ -336,14 +343,15 @@ def _run_pool(jobs: list[tuple[str, str]], opts: dict, workers: int, threads: in
     return [done[i] for i in range(len(jobs))]
 
 
-def _check_model_option(values: list[str] | None) -> None:
-    """Fail before any work when a --model value names no shipped model and no existing file."""
+def check_model_option(values: list[str] | None):
+    """The parsed --model values (:func:`_model_option`); fails before any work when one names no
+    shipped model and no existing file, or a given model file cannot be used."""
     from ..errors import OptionError
     from ..models.registry import available_models
 
     parsed = _model_option(values)
     if parsed is None:
-        return
+        return None
     names = parsed.values() if isinstance(parsed, dict) else [parsed]
     known = available_models()
     for name in names:
@@ -361,6 +369,7 @@ def _check_model_option(values: list[str] | None) -> None:
             get_models(parsed)
         except KymotraceError as exc:
             raise OptionError(f"--model: {exc}") from None
+    return parsed
 
 
 def _model_option(values: list[str] | None):

@@ -17,7 +17,6 @@ A kymograph folder never replaces a folder that holds the movie or the ROI file.
 from __future__ import annotations
 
 import argparse
-import math
 import logging
 import os
 import sys
@@ -106,17 +105,6 @@ def _write_one(job, folder_parent: Path, stem: str) -> Path:
     return final
 
 
-def _refuse_to_replace_inputs(final: Path, inputs: list[str]) -> None:
-    """A kymograph folder replaces ``final`` as a whole: refuse when an input file lies in it."""
-    from ..errors import OptionError
-    from ..outputs import holds_input
-
-    held = holds_input(final, inputs)
-    if held:
-        raise OptionError(f"the output folder {final} holds the input file {held}; writing the kymograph "
-                          "there would replace it: choose another --out (e.g. a new folder)")
-
-
 def _analyze_into(folder: Path, stem: str, analyze_args: list[str]) -> dict:
     """Trace ``folder/<stem>.tif`` exactly as ``kymotrace analyze`` does (its own option handling and
     per-file function, into a hidden staging folder) and move the outputs into ``folder``."""
@@ -163,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..errors import InputError, KymotraceError, OptionError
     from ..movie import MAX_WIDTH, Movie, _prepare, parse_path, read_roi_paths, width_limit
-    from ..outputs import safe_stem
-    from .analyze import check_threshold
+    from ..outputs import refuse_if_holds_input, safe_stem
+    from .analyze import check_calibration_and_out, check_threshold
 
     if args.width is not None and args.width < 1:
         raise OptionError(f"--width must be at least 1 px, got {args.width}")
@@ -174,20 +162,15 @@ def _run(args: argparse.Namespace) -> int:
     check_threshold(args.threshold)
     if not args.analyze and (args.threshold is not None or args.model or args.mode != "auto"):
         raise OptionError("--mode, --threshold and --model apply with --analyze only")
-    for name in ("pixel_size", "frame_interval"):
-        v = getattr(args, name, None)
-        if v is not None and not (v > 0 and math.isfinite(v)):
-            raise OptionError(f"--{name.replace('_', '-')} must be positive (a finite number above 0), got {v}")
-    if not str(args.out).strip():
-        raise OptionError("--out must name a folder, got an empty string")
+    check_calibration_and_out(args)
     for what, f in (("movie", args.movie), ("ROI file", args.roi)):
         if f is not None and Path(f).exists() and not Path(f).is_file():
             kind = "a folder" if Path(f).is_dir() else "not a regular file (a device, pipe or socket)"
             raise InputError(f"{what} {f} is {kind}; give a file")
     if args.analyze:
-        from .analyze import _check_model_option
+        from .analyze import check_model_option
 
-        _check_model_option(args.model)
+        check_model_option(args.model)
     z = _z(args.z)
     # paths first: a bad path or ROI file fails before the movie is touched
     if args.path is not None:
@@ -237,7 +220,7 @@ def _run(args: argparse.Namespace) -> int:
         if len({s.lower() for s, _ in jobs}) != len(jobs):  # pragma: no cover - names are made unique
             raise InputError("two kymographs would get the same name; rename the ROIs")
         for stem, _ in jobs:  # before anything is written
-            _refuse_to_replace_inputs(out / stem, [args.movie] + ([args.roi] if args.roi else []))
+            refuse_if_holds_input(out / stem, [args.movie, args.roi])
         analyze_args: list[str] = ["--mode", args.mode]
         if args.threshold is not None:
             analyze_args += ["--threshold", str(args.threshold)]
