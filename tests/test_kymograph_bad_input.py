@@ -274,3 +274,31 @@ def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
     assert main(["kymograph", str(movie), "--path", "2,2 20,10", "--width", "31", "--out", str(out)]) == 2
     assert "--width" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--out", ""], ["--out must name a folder"]),
+    (["--pixel-size", "inf"], ["--pixel-size", "finite"]),
+    (["--frame-interval", "nan"], ["--frame-interval"]),
+])
+def test_bad_output_and_calibration_options_fail_up_front(movie_file, tmp_path, capsys, extra, words):
+    from kymotrace.cli import main
+
+    args = ["kymograph", str(movie_file), "--path", PATH, *extra]
+    if "--out" not in extra:
+        args += ["--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    _error(capsys, *words)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_named_pipe_or_folder_as_movie_is_refused_not_read(tmp_path, capsys):
+    from kymotrace.cli import main
+
+    fifo = tmp_path / "pipe.tif"
+    os.mkfifo(fifo)
+    assert main(["kymograph", str(fifo), "--path", PATH, "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "pipe.tif", "not a regular file")
+    assert main(["kymograph", str(tmp_path), "--path", PATH, "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "is a folder")
