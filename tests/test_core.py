@@ -62,6 +62,21 @@ def test_import_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_import_is_light_and_the_api_loads_on_first_use():
+    # no numpy at import, so the console command starts at once and Ctrl-C during its start-up
+    # meets kymotrace.cli's handler, not a traceback from deep inside numpy's import
+    code = ("import sys, kymotrace, kymotrace.cli; print('numpy' in sys.modules); "
+            "from kymotrace.pipeline import analyze, Result; from kymotrace.track import Track; "
+            "print(kymotrace.analyze is analyze, kymotrace.Result is Result, kymotrace.Track is Track, "
+            "'analyze' in dir(kymotrace), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "True", "True", "True", "False"]
+    import kymotrace
+
+    with pytest.raises(AttributeError, match="no attribute 'analyse'"):
+        kymotrace.analyse  # noqa: B018
+
+
 def test_cli_help_lists_subcommands(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])

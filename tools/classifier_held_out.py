@@ -6,6 +6,10 @@ mirror averaging, on validation seeds that no model selection used:
 - benchlike_180: 20 per bench-like set (uni, bi, both at SNR 1.1, realistic uni and bi, bi with
   40 tracks, 600x150 bi, 150x600 uni; VALIDATION.start + 700,000 + 1000 * set + i).
 
+With the shipped classifier it also reports the mode ``analyze(mode="auto")`` chooses with its
+mode check (kymotrace.modecheck: the classifier's call combined with the traced tracks' pauses,
+reversals and steady runs), on the same kymographs, despiked as analyze despikes them.
+
 Usage: python tools/classifier_held_out.py [MODEL_OR_PATH ...]   (default: the shipped classifier)
 """
 
@@ -52,6 +56,21 @@ def main(names):
                 acc = np.mean([(classify(model, img, flips=flips).bi >= 0.5) == y for img, y in items])
                 cells.append(f"{set_name}{' flips' if flips else ''} {acc:.3f}")
         print(name, " | ".join(cells), flush=True)
+    if not names or names == ["classifier"]:
+        from kymotrace.io import as_kymograph
+        from kymotrace.modecheck import check_features, load_modecheck
+        from kymotrace.segment import remove_spikes
+
+        models, checker = (load_model("classifier"), load_model("bi")), load_modecheck()
+        cells = []
+        for set_name, items in data.items():
+            right = []
+            for img, y in items:
+                clean, _ = remove_spikes(as_kymograph(img).image)
+                p, _, feats = check_features(clean, *models)
+                right.append((checker.decide(p.bi, float(models[0].threshold), feats)["mode"] == "bi") == y)
+            cells.append(f"{set_name} {np.mean(right):.3f}")
+        print("analyze(mode='auto') with the mode check:", " | ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

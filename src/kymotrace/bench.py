@@ -92,14 +92,14 @@ def _baseline(image: np.ndarray) -> list[Track]:
     return trace_baseline(image)
 
 
-def _kymotrace(mode: str = "auto", threshold: float | None = None, decision: str = "auto", model=None, link: bool = True, uni_method: str = "assign", bi_method: str = "assign", relink: bool = True) -> Method:
+def _kymotrace(mode: str = "auto", threshold: float | None = None, decision: str = "auto", model=None, link: bool = True, uni_method: str = "assign", bi_method: str = "assign", relink: bool = True, mode_check: bool = True) -> Method:
     from .pipeline import analyze, get_models
 
     get_models(model)  # load once, before timing starts
 
     def method(image: np.ndarray, kind: str | None = None) -> list[Track]:
         m = (kind or "auto") if mode == "kind" else mode
-        return analyze(image, mode=m, threshold=threshold, decision=decision, model=model, link=link, uni_method=uni_method, bi_method=bi_method, relink=relink).tracks
+        return analyze(image, mode=m, threshold=threshold, decision=decision, model=model, link=link, uni_method=uni_method, bi_method=bi_method, relink=relink, mode_check=mode_check).tracks
 
     method.wants_kind = True  # type: ignore[attr-defined]
     return method

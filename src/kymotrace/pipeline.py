@@ -264,6 +264,7 @@ def analyze(
     hysteresis: bool = True,
     relink: bool = True,
     relink_p_min: float | None = None,
+    mode_check: bool = True,
     uni_method: str = "assign",
     bi_method: str = "assign",
     invert: Any = "auto",
@@ -325,6 +326,13 @@ def analyze(
         variety, kymographs with immobile spots and an independent simulator F1 moved by -0.007
         to +0.008 and crossings rose by 0.004 to 0.045 (figures in the linker's card). Reported
         in ``settings["relink"]``; ``relink_p_min`` overrides the linker's own link threshold.
+    mode_check : bool
+        With ``mode="auto"``: let a second opinion overrule the classifier when it disagrees at
+        least 0.7 sure: the classifier's call combined with what the kymograph's tracks do when
+        traced as bidirectional (pauses, reversals, steady runs; :mod:`kymotrace.modecheck`).
+        Reported in ``settings["mode_check"]`` (the classifier's own probabilities stay in
+        ``settings["classifier"]``). It costs one bidirectional segmenter pass on kymographs
+        that turn out unidirectional (on bidirectional ones the map is reused).
     link : bool
         Join track pieces separated by gaps of up to 6 frames when their motion agrees
         (:func:`kymotrace.trace.link.link_gaps`).
@@ -366,16 +374,32 @@ def analyze(
     else:
         settings["spikes_removed"] = None
     mode_conf = None
+    prob = None
+    settings["mode_check"] = None
     if mode == "auto":
         if models.classifier is None:
             raise KymotraceError("no classifier model is available, so mode='auto' cannot choose: pass mode='uni' or mode='bi'")
-        p = classify(models.classifier, img, device=device, flips=True)
-        # the classifier model's threshold on p(bi) (0.5 for the shipped one: pipeline F1 on
-        # validation kymographs was the same from 0.2 to 0.6; see its model card)
-        cut = float(models.classifier.threshold)
-        mode = "bi" if p.bi >= cut else "uni"
-        mode_conf = float(p.bi if mode == "bi" else p.uni)
-        settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi, "threshold_p_bi": cut, "flips": True}
+        if mode_check and models.bi is not None:
+            # the classifier's call combined with what the bidirectionally traced tracks do
+            # (pauses, reversals, steady runs): kymotrace.modecheck
+            from .modecheck import MODE_FEATURES, check_features, load_modecheck
+
+            checker = load_modecheck()
+            p, prob_bi, feats = check_features(img, models.classifier, models.bi, device=device)
+            verdict = checker.decide(p.bi, float(models.classifier.threshold), feats)
+            mode, mode_conf = verdict["mode"], verdict["confidence"]
+            settings["mode_check"] = {**checker.describe(), "p_bi": verdict["p_bi"], "overruled": verdict["overruled"],
+                                      "features": {k: round(float(v), 4) for k, v in zip(MODE_FEATURES, feats)}}
+            if mode == "bi":
+                prob = prob_bi  # the same segmenter on the same image: no second pass
+        else:
+            p = classify(models.classifier, img, device=device, flips=True)
+            # the classifier model's threshold on p(bi) (0.5 for the shipped one: pipeline F1 on
+            # validation kymographs was the same from 0.2 to 0.6; see its model card)
+            cut = float(models.classifier.threshold)
+            mode = "bi" if p.bi >= cut else "uni"
+            mode_conf = float(p.bi if mode == "bi" else p.uni)
+        settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi, "threshold_p_bi": float(models.classifier.threshold), "flips": True}
     seg = models.uni if mode == "uni" else models.bi
     if seg is None:
         raise KymotraceError(f"no {mode} segmenter model is available: {models.missing.get(mode, '')}")
@@ -393,7 +417,8 @@ def analyze(
     # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px
     # overlap: 4x faster than the exact 224-px overlap, and on a 1200 x 1200 kymograph only
     # 1.2e-5 of the pixels change their binarisation at the uni threshold (max difference 0.09)
-    prob = predict(seg, img, device=device, tile=512, overlap=96, batch_size=1)
+    if prob is None:
+        prob = predict(seg, img, device=device, tile=512, overlap=96, batch_size=1)
     norm = normalize(img)
     settings["hysteresis"] = None
     settings["relink"] = None

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="unidirectional kymographs: trace at the threshold only, instead of following tracks down to 0.83 x the threshold")
     parser.add_argument("--no-relink", action="store_true",
                         help="bidirectional kymographs: keep the frame-by-frame tracer's tracks instead of re-linking them at encounters with the learned linker")
+    parser.add_argument("--no-mode-check", action="store_true",
+                        help="--mode auto: let the classifier alone choose, instead of combining its call with what the traced tracks do (pauses, reversals, steady runs)")
     parser.add_argument("--keep-spikes", action="store_true",
                         help="do not replace single-pixel spikes (hot pixels, cosmic rays) before segmentation")
     parser.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: up to 2)")
@@ -181,6 +183,7 @@ def _one(path: str, stem: str) -> dict:
             model=o["model"], decision=o["decision"], uni_method=o["uni_method"], bi_method=o["bi_method"], invert=o["invert"], axes=o["axes"], channel=o["channel"],
             pixel_size=o["pixel_size"], frame_interval=o["frame_interval"],
             static=o["static"], despike=o["despike"], hysteresis=o["hysteresis"], relink=o["relink"],
+            mode_check=o["mode_check"],
         )
         motion = MotionSettings(anterograde=o["anterograde"], kind=res.mode)
         per = write_outputs(res, o["out"], stem=stem, motion=motion, source=path)
@@ -230,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, decision=args.decision, invert={"auto": "auto", "yes": True, "no": False}[args.invert],
         axes=args.axes, channel=args.channel, pixel_size=args.pixel_size, frame_interval=args.frame_interval,
         anterograde=args.anterograde, out=str(out), static=not args.keep_static, despike=not args.keep_spikes,
-        hysteresis=not args.no_hysteresis, relink=not args.no_relink,
+        hysteresis=not args.no_hysteresis, relink=not args.no_relink, mode_check=not args.no_mode_check,
         uni_method="assign" if args.tracer == "assign" else "components",
         bi_method="assign" if args.tracer == "assign" else "skeleton",
     )

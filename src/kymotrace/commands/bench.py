@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bi-method", choices=["assign", "skeleton"], default="assign", help="kymotrace method: bidirectional tracing")
     parser.add_argument("--no-link", action="store_true", help="kymotrace method: do not join track pieces across gaps by motion")
     parser.add_argument("--no-relink", action="store_true", help="kymotrace method: do not re-link bidirectional tracks at encounters (kymotrace.trace.relink)")
+    parser.add_argument("--no-mode-check", action="store_true", help="kymotrace method, --mode auto: the classifier alone chooses the mode (no kymotrace.modecheck)")
 
 
 def _floats(text: str) -> list[float]:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
     opts = {}
     if args.method == "kymotrace":
-        opts = dict(mode=args.mode, decision=args.decision, model=args.model, link=not args.no_link, relink=not args.no_relink, uni_method=args.uni_method, bi_method=args.bi_method)
+        opts = dict(mode=args.mode, decision=args.decision, model=args.model, link=not args.no_link, relink=not args.no_relink, mode_check=not args.no_mode_check, uni_method=args.uni_method, bi_method=args.bi_method)
     elif any(v is not None for v in (args.threshold, args.thresholds, args.model)) or args.mode != "auto" or args.decision != "auto":
         raise OptionError("--mode, --threshold(s), --decision and --model apply to --method kymotrace only")
     thresholds = _floats(args.thresholds) if args.thresholds else [args.threshold]

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, OptionError
+from ..models.mlp import mlp_probability, parse_mlp
 from ..track import Track, renumber
 
 __all__ = ["FEATURES", "Segment", "LinkScorer", "load_linker", "cut_segments", "describe_segments",
@@ -217,19 +218,8 @@ class LinkScorer:
                 raise ValueError("not a linker file (module is not 'linker')")
             if tuple(spec["features"]) != FEATURES:
                 raise ValueError("its features differ from this version's")
-            self.mean = np.asarray(spec["mean"], float)
-            self.scale = np.asarray(spec["scale"], float)
-            self.layers = [(np.asarray(layer["weight"], float), np.asarray(layer["bias"], float)) for layer in spec["layers"]]
+            self.mean, self.scale, self.layers = parse_mlp(spec, len(FEATURES))
             self.p_min = float(spec["p_min"])
-            n = len(FEATURES)
-            if self.mean.shape != (n,) or self.scale.shape != (n,) or not self.layers:
-                raise ValueError("its scaling or layers have the wrong shape")
-            for w, b in self.layers:
-                if w.ndim != 2 or w.shape[0] != n or b.shape != (w.shape[1],):
-                    raise ValueError("its layers have the wrong shape")
-                n = w.shape[1]
-            if n != 1:
-                raise ValueError("its last layer must have one output")
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{path or 'linker'}: unusable linker file: {exc}") from None
         cut = spec.get("cut", {}) if isinstance(spec.get("cut", {}), dict) else {}
@@ -251,12 +241,7 @@ class LinkScorer:
         if x.size == 0:
             return np.empty(0)
         x[:, _LOG1P] = np.log1p(x[:, _LOG1P])
-        h = (x - self.mean) / self.scale
-        for w, b in self.layers[:-1]:
-            h = np.maximum(h @ w + b, 0.0)
-        w, b = self.layers[-1]
-        z = np.clip((h @ w + b)[:, 0], -50, 50)
-        return 1.0 / (1.0 + np.exp(-z))
+        return mlp_probability(x, self.mean, self.scale, self.layers)
 
     def describe(self) -> dict:
         return {"name": self.name, "sha256": self.sha256, "p_min": self.p_min, "near": self.near,
