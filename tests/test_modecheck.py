@@ -124,5 +124,55 @@ def test_auto_mode_uses_the_shipped_check_and_can_do_without():
         right += res.mode == kind
     assert right == 4  # paper-style kymographs: the shipped check is right on all of its held-out ones
     alone = analyze(ky.image, mode_check=False)
-    assert alone.settings["mode_check"] is None
+    assert alone.settings["mode_check"] == {"used": False, "why": "turned off (mode_check=False, --no-mode-check)"}
     assert alone.mode == ("bi" if alone.settings["classifier"]["p_bi"] >= 0.5 else "uni")
+    assert analyze(ky.image, mode="bi").settings["mode_check"] is None  # a forced mode needs no check
+    # when the check's answer is bidirectional its trackness map is reused: the same tracks as mode="bi"
+    auto = analyze(ky.image, relink=False) if res.mode == "bi" else None
+    if auto is not None:
+        forced = analyze(ky.image, mode="bi", relink=False)
+        assert len(auto.tracks) == len(forced.tracks) > 0
+        for a, b in zip(auto.tracks, forced.tracks):
+            assert np.array_equal(a.frames, b.frames) and np.allclose(a.positions, b.positions)
+        assert np.array_equal(auto.maps["trackness"], forced.maps["trackness"])
+
+
+def test_the_check_stands_aside_for_other_models_or_a_missing_file(monkeypatch):
+    import kymotrace.modecheck as M
+    from kymotrace.models.registry import load_model
+
+    cls, bi = load_model("classifier"), load_model("bi")
+    check, why = M.usable_modecheck(cls, bi)
+    assert check is not None and why == ""
+    assert M.usable_modecheck(cls, None) == (None, "no bidirectional segmenter to trace with")
+
+    class Other:
+        sha256 = "0" * 64
+
+    assert M.usable_modecheck(cls, Other())[1] == "the bi model is not the one the mode check was trained with"
+    assert M.usable_modecheck(Other(), bi)[1] == "the classifier model is not the one the mode check was trained with"
+
+    def missing(name=None):
+        raise OptionError("no mode check 'modecheck': gone")
+
+    monkeypatch.setattr(M, "load_modecheck", missing)
+    check, why = M.usable_modecheck(cls, bi)
+    assert check is None and why.startswith("mode check unavailable: no mode check")
+
+
+def test_cli_reports_the_mode_check_in_run_json(tiny_model_args, tmp_path):
+    import tifffile
+
+    from kymotrace.cli import main
+
+    ky = __import__("kymotrace.synth", fromlist=["generate"]).generate(
+        "bi", rng=np.random.default_rng(seeds.TEST.start + 7310), frames=64, width=64)
+    src = tmp_path / "k.tif"
+    tifffile.imwrite(src, ky.image)
+    for extra, why in (([], "the classifier model is not the one the mode check was trained with"),
+                       (["--no-mode-check"], "turned off (mode_check=False, --no-mode-check)")):
+        out = tmp_path / f"out{len(extra)}"
+        assert main(["analyze", str(src), "--out", str(out), "--workers", "1", *tiny_model_args, *extra]) == 0
+        run = json.loads((out / "k" / "run.json").read_text())
+        text = json.dumps(run)
+        assert '"mode_check"' in text and why in text  # tiny models: the check stands aside, and says why

@@ -21,7 +21,13 @@ successor among its candidates, is the highest-scored candidate the true one?).
 settings that lose at most 0.01 of F1 and 0.015 of gaps on each. The result is reported on a
 second block of bench-like kymographs (VALIDATION.start + 2,600,000), never used to choose.
 
-Usage: OMP_NUM_THREADS=2 python tools/train_linker.py [--kymographs 1200] [--out PATH]
+``--kind uni`` trains the unidirectional linker (``linker_uni.json``, session 11) the same way:
+'varied' and 'varied+static' unidirectional training kymographs (TRAIN.start + 42,000,000 on),
+analyze()'s finished unidirectional tracks re-linked each direction apart (a fast particle
+overtaking a slow one), ``p_min`` chosen on the suite's unidirectional sets' knobs and on
+'varied' / 'varied+static' unidirectional validation kymographs.
+
+Usage: OMP_NUM_THREADS=2 python tools/train_linker.py [--kind bi|uni] [--kymographs 1200] [--out PATH]
        [--p-min 0.02,0.05,0.1] [--near 2.0] [--long-merge 6] [--drop same_track,met] [--only-fit]
 """
 
@@ -37,14 +43,17 @@ import numpy as np
 from kymotrace.bench import load_suite
 from kymotrace.metrics import score
 from kymotrace.pipeline import analyze
-from kymotrace.segment import normalize, remove_spikes
+from kymotrace.pipeline import STATIC_MIN_FRAMES
+from kymotrace.segment import normalize, remove_spikes, remove_static
 from kymotrace.seeds import TRAIN, VALIDATION, check_seed
 from kymotrace.synth import generate
 from kymotrace.synth.knobs import sample_knobs
-from kymotrace.trace.relink import FEATURES, LinkScorer, _LOG1P, candidate_pairs, cut_segments, describe_segments, position_table
+from kymotrace.trace.relink import (FEATURES, LinkScorer, _LOG1P, candidate_pairs, cut_segments, describe_segments,
+                                    position_table, split_by_direction)
 
 HIDDEN = 64
 TRAIN_OFFSET = 41_500_000
+TRAIN_OFFSET_UNI = 42_000_000
 PROCESSIVE = True
 SELECT_OFFSET = 2_300_000
 REPORT_OFFSET = 2_600_000
@@ -76,6 +85,29 @@ def traced(image):
     return res.tracks, normalize(img)
 
 
+def training_kymograph_uni(seed: int):
+    """--kind uni: the training variety, half 'varied', half 'varied+static' (speeds spread up to
+    60 % within a kymograph, so fast particles overtake slow ones)."""
+    rng = np.random.default_rng(check_seed(seed, "train"))
+    knobs = sample_knobs("uni", rng, "varied" if rng.random() < 0.5 else "varied+static")
+    return generate("uni", rng=rng, **knobs)
+
+
+def traced_uni(image):
+    """--kind uni: analyze()'s finished unidirectional tracks before re-linking, and the
+    normalised image it traced them on (despiked, static background removed)."""
+    res = analyze(image, mode="uni", relink=False, min_frames=1, min_size=1)
+    img, _ = remove_spikes(res.kymograph.image)
+    if img.shape[0] >= STATIC_MIN_FRAMES:
+        img = remove_static(img)
+    return res.tracks, normalize(img)
+
+
+def track_groups(kind: str, tracks):
+    """The track lists the linker works on: all tracks (bi), or each direction apart (uni)."""
+    return [tracks] if kind == "bi" else list(split_by_direction(tracks)[:2])
+
+
 def owners(gt_table, segs, tol=2.5):
     out = []
     for s in segs:
@@ -92,34 +124,42 @@ def owners(gt_table, segs, tol=2.5):
     return out
 
 
-def collect(n: int, near: float, long_merge: int):
+def collect(n: int, near: float, long_merge: int, kind: str = "bi"):
     X, Y, G, A = [], [], [], []
     t0 = time.time()
     for i in range(n):
-        ky = training_kymograph(TRAIN.start + TRAIN_OFFSET + i)
+        if kind == "bi":
+            ky = training_kymograph(TRAIN.start + TRAIN_OFFSET + i)
+        else:
+            ky = training_kymograph_uni(TRAIN.start + TRAIN_OFFSET_UNI + i)
         if ky.image.shape[0] < 20 or len(ky.tracks) < 2:
             continue
-        tracks, norm = traced(ky.image)
-        segs, table = cut_segments(tracks, norm.shape[0], near=near, long_merge=long_merge)
-        describe_segments(segs, norm)
-        pairs, feats = candidate_pairs(segs, table, near=near)
-        if not len(feats):
-            continue
-        own = owners(position_table(ky.tracks, norm.shape[0]), segs)
-        succ = {}
-        for a, s in enumerate(segs):
-            oa, pa = own[a]
-            if oa < 0 or pa < 0.6:
+        tracks, norm = (traced if kind == "bi" else traced_uni)(ky.image)
+        gt_table = position_table(ky.tracks, norm.shape[0])
+        first = 0  # segment numbers unique within the kymograph, across its track groups
+        for group in track_groups(kind, tracks):
+            segs, table = cut_segments(group, norm.shape[0], near=near, long_merge=long_merge)
+            describe_segments(segs, norm)
+            pairs, feats = candidate_pairs(segs, table, near=near)
+            if not len(feats):
+                first += len(segs)
                 continue
-            later = [b for b, s2 in enumerate(segs) if b != a and own[b][0] == oa and own[b][1] >= 0.6 and s2.start > s.end]
-            succ[a] = min(later, key=lambda b: segs[b].start) if later else None
-        for (a, b), f in zip(pairs, feats):
-            if own[a][0] < 0 or own[b][0] < 0 or own[a][1] < 0.6 or own[b][1] < 0.6:
-                continue
-            X.append(f)
-            Y.append(float(succ.get(a) == b))
-            G.append(i)
-            A.append(a)
+            own = owners(gt_table, segs)
+            succ = {}
+            for a, s in enumerate(segs):
+                oa, pa = own[a]
+                if oa < 0 or pa < 0.6:
+                    continue
+                later = [b for b, s2 in enumerate(segs) if b != a and own[b][0] == oa and own[b][1] >= 0.6 and s2.start > s.end]
+                succ[a] = min(later, key=lambda b: segs[b].start) if later else None
+            for (a, b), f in zip(pairs, feats):
+                if own[a][0] < 0 or own[b][0] < 0 or own[a][1] < 0.6 or own[b][1] < 0.6:
+                    continue
+                X.append(f)
+                Y.append(float(succ.get(a) == b))
+                G.append(i)
+                A.append(first + a)
+            first += len(segs)
         if i % 100 == 0:
             print(f"  kymograph {i}: {len(Y)} pairs, {time.time() - t0:.0f} s", flush=True)
     return np.array(X), np.array(Y), np.array(G), np.array(A)
@@ -175,42 +215,49 @@ def fit(X, Y, G, A, cut: dict, drop: tuple = ()):
     return spec, held
 
 
-def bi_sets():
-    return [s for s in load_suite()["sets"] if s["kind"] == "bi"]
+def kind_sets(kind: str = "bi"):
+    return [s for s in load_suite()["sets"] if s["kind"] == kind]
 
 
-def evaluate(offset: int, relink: bool, p_min: float | None, n: int = 8) -> dict:
+def evaluate(offset: int, relink: bool, p_min: float | None, n: int = 8, kind: str = "bi") -> dict:
     from kymotrace.synth.movie import bench_kymograph
 
     out = {}
-    for si, spec in enumerate(bi_sets()):
+    for si, spec in enumerate(kind_sets(kind)):
         rows = []
         for i in range(n):
             seed = check_seed(VALIDATION.start + offset + 1000 * si + i, "validation")
             if spec.get("source") == "movie":
-                ky = bench_kymograph("bi", seed, spec.get("knobs", {}))
+                ky = bench_kymograph(kind, seed, spec.get("knobs", {}))
             else:
-                ky = generate("bi", rng=np.random.default_rng(seed), **spec.get("knobs", {}))
-            tr = analyze(ky.image, mode="bi", relink=relink, relink_p_min=p_min).tracks
+                ky = generate(kind, rng=np.random.default_rng(seed), **spec.get("knobs", {}))
+            tr = analyze(ky.image, mode=kind, relink=relink, relink_p_min=p_min).tracks
             sc = score(ky.tracks, tr, ky.image.shape).as_dict()
             rows.append([np.nan if sc[c] is None else sc[c] for c in COLS])
         out[spec["name"]] = dict(zip(COLS, np.round(np.nanmean(np.array(rows, float), 0), 4).tolist()))
-    out["mean"] = {c: round(float(np.mean([out[s["name"]][c] for s in bi_sets()])), 4) for c in COLS}
+    out["mean"] = {c: round(float(np.mean([out[s["name"]][c] for s in kind_sets(kind)])), 4) for c in COLS}
     return out
 
 
-def evaluate_variety(relink: bool, p_min: float | None, n: int = 20) -> dict:
-    """Means on relink_check's 'varied' and 'varied+static' validation kymographs."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from relink_check import kymographs
-
+def evaluate_variety(relink: bool, p_min: float | None, n: int = 20, kind: str = "bi") -> dict:
+    """Means on relink_check's 'varied' and 'varied+static' validation kymographs (bi), or on
+    'varied' and 'varied+static' unidirectional validation kymographs (uni; VALIDATION.start +
+    3,400,000 and 3,500,000)."""
     rows: dict = {}
-    for name, img, gt in kymographs(n):
-        if name == "independent simulator":
-            continue
-        sc = score(gt, analyze(img, mode="bi", relink=relink, relink_p_min=p_min).tracks, img.shape).as_dict()
+    if kind == "bi":
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from relink_check import kymographs
+
+        items = [(name, img, gt) for name, img, gt in kymographs(n) if name != "independent simulator"]
+    else:
+        from kymotrace.train.data import validation_items
+
+        items = [(style, it.image, it.tracks) for style, start in (("varied", 3_400_000), ("varied+static", 3_500_000))
+                 for it in validation_items(["uni"], n, VALIDATION.start + start, style)]
+    for name, img, gt in items:
+        sc = score(gt, analyze(img, mode=kind, relink=relink, relink_p_min=p_min).tracks, img.shape).as_dict()
         rows.setdefault(name, []).append([np.nan if sc[c] is None else sc[c] for c in COLS])
     return {k: dict(zip(COLS, np.round(np.nanmean(np.array(v, float), 0), 4).tolist())) for k, v in rows.items()}
 
@@ -224,20 +271,27 @@ def line(label, r):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kymographs", type=int, default=800)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "src/kymotrace/models/weights/linker.json"))
+    ap.add_argument("--kind", choices=["bi", "uni"], default="bi",
+                    help="bi: the bidirectional linker (linker.json); uni: the unidirectional one (linker_uni.json)")
+    ap.add_argument("--out", default=None, help="default: the shipped file of --kind")
     ap.add_argument("--p-min", default="0.05,0.1,0.2")
     ap.add_argument("--near", type=float, default=2.0, help="encounter distance, px")
     ap.add_argument("--drop", default="", help="comma-separated features the scorer must not use")
     ap.add_argument("--only-fit", action="store_true", help="fit and write the file without the pipeline evaluation")
     ap.add_argument("--long-merge", type=int, default=4, help="encounters longer than this many frames stay as segments")
     args = ap.parse_args()
+    kind = args.kind
+    name = "linker" if kind == "bi" else "linker_uni"
+    if args.out is None:
+        args.out = str(Path(__file__).resolve().parents[1] / f"src/kymotrace/models/weights/{name}.json")
     t0 = time.time()
     cut = {"near": args.near, "long_merge": args.long_merge, "max_dt": 30}
-    X, Y, G, A = collect(args.kymographs, args.near, args.long_merge)
+    X, Y, G, A = collect(args.kymographs, args.near, args.long_merge, kind)
     t1 = time.time()
     drop = tuple(f for f in args.drop.split(",") if f)
     spec, held = fit(X, Y, G, A, cut, drop)
     spec["dropped_features"] = list(drop)
+    spec["name"] = name
     t2 = time.time()
     print(f"{len(Y)} pairs from {args.kymographs} kymographs ({t1 - t0:.0f} s), fit {t2 - t1:.0f} s; held out: {held}", flush=True)
     tmp = Path(args.out).with_suffix(".tmp.json")
@@ -249,15 +303,15 @@ def main():
     from kymotrace.trace import relink as R
 
     R._LINKERS.clear()
-    R._LINKERS["linker"] = R.load_linker(str(tmp))
-    base = evaluate(SELECT_OFFSET, False, None)
-    vbase = evaluate_variety(False, None)
+    R._LINKERS[name] = R.load_linker(str(tmp))
+    base = evaluate(SELECT_OFFSET, False, None, kind=kind)
+    vbase = evaluate_variety(False, None, kind=kind)
     print(line("selection, tracer", base), vbase, flush=True)
     best = None
     sel = {"tracer": {"bench-like": base["mean"], **vbase}}
     for pm in [float(v) for v in args.p_min.split(",")]:
-        r = evaluate(SELECT_OFFSET, True, pm)
-        v = evaluate_variety(True, pm)
+        r = evaluate(SELECT_OFFSET, True, pm, kind=kind)
+        v = evaluate_variety(True, pm, kind=kind)
         print(line(f"selection, p_min {pm}", r), v, flush=True)
         sel[f"relink p_min {pm}"] = {"bench-like": r["mean"], **v}
         # the rule: the most crossings resolved (mean over the bench-like block and the two
@@ -273,22 +327,25 @@ def main():
         tmp.unlink()
         return
     spec["p_min"] = best[0]
-    R._LINKERS["linker"].p_min = best[0]
-    rep_base = evaluate(REPORT_OFFSET, False, None)
-    rep = evaluate(REPORT_OFFSET, True, None)
+    R._LINKERS[name].p_min = best[0]
+    rep_base = evaluate(REPORT_OFFSET, False, None, kind=kind)
+    rep = evaluate(REPORT_OFFSET, True, None, kind=kind)
     print(line("report, tracer", rep_base), flush=True)
     print(line(f"report, relink {best[0]}", rep), flush=True)
     spec["card"] = {
-        "train_command": f"OMP_NUM_THREADS=2 python tools/train_linker.py --kymographs {args.kymographs} --p-min {args.p_min} --near {args.near} --long-merge {args.long_merge}" + (f" --drop {args.drop}" if args.drop else ""),
-        "train_seeds": f"TRAIN.start + {TRAIN_OFFSET} + i, i < {args.kymographs} (a quarter each 'varied', 'varied+static', paper-style with 8-44 particles, and processive: 'varied+static' with reversals and pauses rare)",
-        "depends_on": "the shipped bidirectional segmenter and the frame-by-frame tracer (BI_PARAMS), whose tracks it re-links",
+        "train_command": f"OMP_NUM_THREADS=2 python tools/train_linker.py --kind {kind} --kymographs {args.kymographs} --p-min {args.p_min} --near {args.near} --long-merge {args.long_merge}" + (f" --drop {args.drop}" if args.drop else ""),
+        "train_seeds": (f"TRAIN.start + {TRAIN_OFFSET} + i, i < {args.kymographs} (a quarter each 'varied', 'varied+static', paper-style with 8-44 particles, and processive: 'varied+static' with reversals and pauses rare)"
+                        if kind == "bi" else f"TRAIN.start + {TRAIN_OFFSET_UNI} + i, i < {args.kymographs} (half 'varied', half 'varied+static' unidirectional)"),
+        "depends_on": ("the shipped bidirectional segmenter and the frame-by-frame tracer (BI_PARAMS), whose tracks it re-links"
+                       if kind == "bi" else "the shipped unidirectional segmenter and analyze()'s finished unidirectional tracks, which it re-links each direction apart"),
         "architecture": f"{len(FEATURES)} features -> {HIDDEN} -> {HIDDEN} -> 1, ReLU; numpy at inference",
         "training_seconds": round(t2 - t0), "hardware": "CPU (x86_64), 2 threads",
         "held_out_pairs": held,
-        "p_min_selection": {"seeds": f"VALIDATION.start + {SELECT_OFFSET} + 1000 * set + i, 8 per bench bi set",
-                            "variety_seeds": "tools/relink_check.py's varied and varied+static kymographs (20 each)",
+        "p_min_selection": {"seeds": f"VALIDATION.start + {SELECT_OFFSET} + 1000 * set + i, 8 per bench {kind} set",
+                            "variety_seeds": ("tools/relink_check.py's varied and varied+static kymographs (20 each)" if kind == "bi"
+                                              else "'varied' and 'varied+static' unidirectional kymographs, VALIDATION.start + 3,400,000 and 3,500,000 (20 each)"),
                             "rule": "most crossings (mean over the bench-like block and the two variety sets) among the settings losing at most 0.01 F1 and 0.015 gaps on each", "means": sel, "chosen": best[0]},
-        "validation": {"seeds": f"VALIDATION.start + {REPORT_OFFSET} + 1000 * set + i, 8 per bench bi set (never used for selection)",
+        "validation": {"seeds": f"VALIDATION.start + {REPORT_OFFSET} + 1000 * set + i, 8 per bench {kind} set (never used for selection)",
                        "tracer": rep_base, "relinked": rep},
     }
     Path(args.out).write_text(json.dumps(spec))

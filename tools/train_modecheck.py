@@ -5,8 +5,10 @@ Data: kymographs drawn as ``tools/classifier_held_out.py`` draws them (256 x 256
 'varied+static' knobs, plus paper-style kymographs and processive bidirectional cargo: the
 'varied+static' appearance with reversals at most every 100-1000 frames and pauses every
 30-200, as in axonal transport; unidirectional kymographs of that block are plain
-'varied+static'). For each, :func:`kymotrace.modecheck.check_features` computes exactly what
-``analyze(mode="auto")`` computes. Training seeds: TRAIN.start + 43,000,000 + 100,000 * block
+'varied+static'). For each, :func:`kymotrace.modecheck.check_features` computes what
+``analyze(mode="auto")`` computes, on the image made bright-on-dark from the generator's record
+and read by ``as_kymograph`` with automatic polarity, as analyze reads it, except that analyze
+also asks the bidirectional segmenter when the histogram cannot tell. Training seeds: TRAIN.start + 43,000,000 + 100,000 * block
 (+1000 for bidirectional) + i. Held out (never used to fit or choose): the 400 + 400 validation
 kymographs of ``tools/classifier_held_out.py`` (VALIDATION.start + 950,000 and 970,000) and 200
 processive ones (VALIDATION.start + 3,100,000).
@@ -129,6 +131,7 @@ def main():
         Xv, Yv = features(style, start, n, "validation", models)
         held[name] = accuracy(spec, Xv, Yv)
         print(f"  held out {name}: {held[name]}", flush=True)
+    spec["requires"] = {"classifier": models[0].sha256, "bi": models[1].sha256}
     spec["card"] = {
         "train_command": "OMP_NUM_THREADS=2 python tools/train_modecheck.py" + (f" --scale {args.scale}" if args.scale != 1.0 else ""),
         "train_seeds": "TRAIN.start + 43,000,000 + 100,000 * block (+1000 for bidirectional) + i",

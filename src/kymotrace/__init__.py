@@ -14,7 +14,13 @@ starts at once and answers Ctrl-C during start-up with one line.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import InputError, KymotraceError, OptionError
+
+if TYPE_CHECKING:  # type checkers and IDEs see the real signatures; at run time they load lazily
+    from .pipeline import Result, analyze
+    from .track import Track
 
 __version__ = "0.1.0"
 

@@ -43,7 +43,7 @@ import numpy as np
 from .errors import InputError
 from .models.mlp import mlp_probability, parse_mlp
 
-__all__ = ["MODE_FEATURES", "mode_features", "check_features", "ModeCheck", "load_modecheck"]
+__all__ = ["MODE_FEATURES", "mode_features", "check_features", "ModeCheck", "load_modecheck", "usable_modecheck"]
 
 MODE_FEATURES = ("logit_p_bi", "log_n_tracks", "frac_switching", "frac_reversing", "frac_stationary",
                  "frac_paused_frames", "irregularity", "frac_moving", "log_speed", "direction_balance",
@@ -138,6 +138,9 @@ class ModeCheck:
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{path or 'modecheck'}: unusable mode-check file: {exc}") from None
         self.name = str(spec.get("name", "modecheck"))
+        req = spec.get("requires", {})
+        #: sha256 of the classifier and bidirectional segmenter files it was trained on
+        self.requires = {k: str(v) for k, v in req.items()} if isinstance(req, dict) else {}
         self.card = spec.get("card", {})
         self.sha256 = sha256
         self.path = path
@@ -189,3 +192,23 @@ def load_modecheck(name: str | None = None) -> ModeCheck:
     check = ModeCheck(spec, sha256=hashlib.sha256(raw).hexdigest(), path=str(path))
     _CHECKS[key] = check
     return check
+
+
+def usable_modecheck(classifier, bi) -> tuple[ModeCheck | None, str]:
+    """The shipped mode check and ``""``, or ``None`` and why it cannot be used here: no
+    bidirectional segmenter, its file missing or unreadable, or other classifier / segmenter
+    weights than the ones it was trained on (its inputs would mean something else). Then
+    ``analyze`` leaves the choice to the classifier alone and reports why."""
+    from .errors import KymotraceError
+
+    if bi is None:
+        return None, "no bidirectional segmenter to trace with"
+    try:
+        check = load_modecheck()
+    except KymotraceError as exc:
+        return None, f"mode check unavailable: {exc}"
+    for module, model in (("classifier", classifier), ("bi", bi)):
+        want = check.requires.get(module)
+        if want and getattr(model, "sha256", None) != want:
+            return None, f"the {module} model is not the one the mode check was trained with"
+    return check, ""

@@ -104,7 +104,8 @@ class Result:
         Trackness maps ("positive", "negative" for uni; "trackness" for bi), in [0, 1].
     mode : {"uni", "bi"}
     mode_confidence : float or None
-        Classifier probability of the chosen mode (None when the mode was forced).
+        Probability of the chosen mode (None when the mode was forced): the classifier's, or the
+        mode check's when it overruled the classifier (``settings["mode_check"]["overruled"]``).
     settings : dict
         Every effective setting: threshold, mode, models and their hashes, polarity, calibration...
     kymograph : kymotrace.io.Kymograph
@@ -283,7 +284,7 @@ def analyze(
     threshold : float in (0, 1), optional
         Trackness threshold; None takes the model's tuned value (reported in ``settings``).
     mode : {"auto", "uni", "bi"}
-        "auto" lets the classifier decide.
+        "auto": the classifier decides, and the mode check (``mode_check``) may overrule it.
     min_size, min_frames : int
         Tracks with fewer pixels / frames are dropped.
     model : None, name/path, or dict {module: name_or_path}
@@ -375,20 +376,26 @@ def analyze(
         settings["spikes_removed"] = None
     mode_conf = None
     prob = None
-    settings["mode_check"] = None
+    settings["mode_check"] = None if mode != "auto" else {"used": False, "why": "turned off (mode_check=False, --no-mode-check)"}
     if mode == "auto":
         if models.classifier is None:
             raise KymotraceError("no classifier model is available, so mode='auto' cannot choose: pass mode='uni' or mode='bi'")
-        if mode_check and models.bi is not None:
+        checker = None
+        if mode_check:
+            from .modecheck import usable_modecheck
+
+            checker, why = usable_modecheck(models.classifier, models.bi)
+            if checker is None:
+                settings["mode_check"] = {"used": False, "why": why}
+        if checker is not None:
             # the classifier's call combined with what the bidirectionally traced tracks do
             # (pauses, reversals, steady runs): kymotrace.modecheck
-            from .modecheck import MODE_FEATURES, check_features, load_modecheck
+            from .modecheck import MODE_FEATURES, check_features
 
-            checker = load_modecheck()
             p, prob_bi, feats = check_features(img, models.classifier, models.bi, device=device)
             verdict = checker.decide(p.bi, float(models.classifier.threshold), feats)
             mode, mode_conf = verdict["mode"], verdict["confidence"]
-            settings["mode_check"] = {**checker.describe(), "p_bi": verdict["p_bi"], "overruled": verdict["overruled"],
+            settings["mode_check"] = {"used": True, **checker.describe(), "p_bi": verdict["p_bi"], "overruled": verdict["overruled"],
                                       "features": {k: round(float(v), 4) for k, v in zip(MODE_FEATURES, feats)}}
             if mode == "bi":
                 prob = prob_bi  # the same segmenter on the same image: no second pass
@@ -501,6 +508,16 @@ def analyze(
         # independent simulator against filtering before linking)
         tracks = [t for t in hysteresis_filter(tracks, prob, thr, **HYSTERESIS_OPTIONS)
                   if len(t) >= min_frames and len(t) >= min_size]
+    if mode == "uni" and relink and uni_method == "assign":
+        # same-direction particles that meet (a fast one overtaking a slow one) are re-linked by
+        # the unidirectional linker, each direction on its own (kymotrace.trace.relink)
+        from .trace.relink import load_linker, relink_by_direction
+
+        linker = load_linker("linker_uni")
+        tracks = relink_by_direction(tracks, norm, linker, min_frames=min_frames, p_min=relink_p_min)
+        tracks = [t for t in tracks if len(t) >= min_frames and len(t) >= min_size]
+        settings["relink"] = {**linker.describe(), "p_min": float(linker.p_min if relink_p_min is None else relink_p_min),
+                              "by_direction": True}
     tracks = renumber(tracks)
     settings["models"] = models.describe()
     settings["polarity"] = kymo.polarity

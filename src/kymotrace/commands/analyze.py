@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="kymograph files or folders of them")
     parser.add_argument("--out", required=True, help="output folder (one subfolder per input)")
     parser.add_argument("--threshold", type=float, default=None, help="trackness threshold in (0, 1); default: the model's tuned value")
-    parser.add_argument("--mode", choices=["auto", "uni", "bi"], default="auto", help="auto: the classifier decides")
+    parser.add_argument("--mode", choices=["auto", "uni", "bi"], default="auto", help="auto: the classifier decides; a check on the traced tracks may overrule it when sure (see --no-mode-check)")
     parser.add_argument(
         "--model", action="append", default=None, metavar="NAME|PATH|MODULE=PATH",
         help="a model name or file replacing the shipped one of its module; repeat as MODULE=PATH (e.g. bi=my_bi.pt) for several",

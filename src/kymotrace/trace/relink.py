@@ -51,7 +51,8 @@ from ..models.mlp import mlp_probability, parse_mlp
 from ..track import Track, renumber
 
 __all__ = ["FEATURES", "Segment", "LinkScorer", "load_linker", "cut_segments", "describe_segments",
-           "candidate_pairs", "choose_links", "join_segments", "relink", "position_table"]
+           "candidate_pairs", "choose_links", "join_segments", "relink", "relink_by_direction", "split_by_direction",
+           "position_table"]
 
 #: the scorer's input features, in order (a = the segment that ends, b = the one that starts)
 FEATURES = (
@@ -388,3 +389,24 @@ def relink(tracks: list[Track], image: np.ndarray, scorer: LinkScorer, *, min_fr
     p = scorer(feats)
     links = choose_links(pairs, p, scorer.p_min if p_min is None else float(p_min))
     return renumber([t for t in join_segments(segs, links, table, tracks=tracks) if len(t) >= min_frames])
+
+
+def split_by_direction(tracks: list[Track]) -> tuple[list[Track], list[Track], list[Track]]:
+    """Tracks moving towards +x, towards -x (by the slope of a line fit) and neither."""
+    pos: list[Track] = []
+    neg: list[Track] = []
+    other: list[Track] = []
+    for t in tracks:
+        v = _slope(np.asarray(t.frames, float), np.asarray(t.positions, float))
+        (pos if v > 0 else neg if v < 0 else other).append(t)
+    return pos, neg, other
+
+
+def relink_by_direction(tracks: list[Track], image: np.ndarray, scorer: LinkScorer, *, min_frames: int = 5,
+                        p_min: float | None = None) -> list[Track]:
+    """:func:`relink` for unidirectional tracks: those moving each way are re-linked among
+    themselves only (particles moving opposite ways are told apart by the two slope maps, and no
+    unidirectional particle turns back); tracks that move neither way are kept as they are."""
+    pos, neg, other = split_by_direction(tracks)
+    return renumber(relink(pos, image, scorer, min_frames=min_frames, p_min=p_min)
+                    + relink(neg, image, scorer, min_frames=min_frames, p_min=p_min) + other)

@@ -55,7 +55,7 @@ _CSP = (
 # ------------------------------------------------------------------------------- API models
 
 THRESHOLD_DOC = "Trackness threshold in (0, 1), or default: the model's tuned value (see GET /api/config)."
-MODE_DOC = "auto (the classifier decides), uni or bi."
+MODE_DOC = "auto (the classifier decides; a check on the traced tracks may overrule it when sure), uni or bi."
 PIXEL_DOC = "Pixel size in µm per pixel; overrides the file's calibration. none: from the file, or unknown."
 FRAME_DOC = "Frame interval in seconds per frame; overrides the file's calibration. none: from the file, or unknown."
 ANTERO_DOC = "Which way along the path is anterograde: right (increasing position) or left."
@@ -81,7 +81,7 @@ class FileState(BaseModel):
     error: str | None = Field(None, description="Why the file failed (only when failed).")
     elapsed_s: float | None = Field(None, description="Analysis time in seconds.")
     result: dict[str, Any] | None = Field(None, description=(
-        "When done: n_tracks, mode, mode_confidence, classifier {p_uni, p_bi} (auto mode), threshold, "
+        "When done: n_tracks, mode, mode_confidence, classifier {p_uni, p_bi} and mode_check {used, why, p_bi, overruled} (auto mode), threshold, "
         "threshold_source (model or user), anterograde, shape [frames, positions], calibration, polarity, "
         "notes, tracks [{track_id, points: [[frame, position_px, gap], ...]}], summary_columns, summary "
         "(one row per track, the columns of summary.csv), kymograph_summary, movie (how the kymograph was made "

@@ -146,6 +146,7 @@ def analyze_file(upload: str, out_dir: str, stem: str, display_name: str, settin
             "mode_requested": s.get("mode_requested"),
             "mode_confidence": res.mode_confidence,
             "classifier": s.get("classifier"),
+            "mode_check": {k: v for k, v in (s.get("mode_check") or {}).items() if k in ("used", "why", "p_bi", "overruled")} or None,
             "threshold": s.get("threshold"),
             "threshold_source": s.get("threshold_source"),
             "anterograde": motion.anterograde,

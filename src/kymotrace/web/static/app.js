@@ -320,9 +320,12 @@
     const root = card.el;
     const conf = r.mode_confidence;
     $(".mode", root).textContent = r.mode_requested === "auto" && conf !== null && conf !== undefined
-      ? MODE_NAMES[r.mode] + " · classifier " + Math.round(100 * conf) + "% sure"
+      ? MODE_NAMES[r.mode] + (r.mode_check && r.mode_check.overruled
+          ? " · track check " + Math.round(100 * conf) + "% sure (overruled the classifier)"
+          : " · classifier " + Math.round(100 * conf) + "% sure")
       : MODE_NAMES[r.mode] + " (set by you)";
-    $(".mode", root).title = r.classifier ? "p(uni) " + fmt(r.classifier.p_uni, 3) + ", p(bi) " + fmt(r.classifier.p_bi, 3) : "";
+    $(".mode", root).title = (r.classifier ? "classifier: p(uni) " + fmt(r.classifier.p_uni, 3) + ", p(bi) " + fmt(r.classifier.p_bi, 3) : "")
+      + (r.mode_check && r.mode_check.used ? "; track check: p(bi) " + fmt(r.mode_check.p_bi, 3) : "");
     $(".threshold", root).textContent = "threshold " + fmt(r.threshold) + (r.threshold_source === "model" ? " (model's)" : "");
     $(".ntracks", root).textContent = r.n_tracks + " track" + (r.n_tracks === 1 ? "" : "s");
     if (r.movie) {
