@@ -327,6 +327,9 @@ def analyze(
         variety, kymographs with immobile spots and an independent simulator F1 moved by -0.007
         to +0.008 and crossings rose by 0.004 to 0.045 (figures in the linker's card). Reported
         in ``settings["relink"]``; ``relink_p_min`` overrides the linker's own link threshold.
+        Unidirectional, with the default tracer: the finished tracks moving each way are cut where
+        they meet and re-linked among themselves by the unidirectional linker (``linker_uni``:
+        a fast particle overtaking a slow one), session 11.
     mode_check : bool
         With ``mode="auto"``: let a second opinion overrule the classifier when it disagrees at
         least 0.7 sure: the classifier's call combined with what the kymograph's tracks do when

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-hysteresis", action="store_true",
                         help="unidirectional kymographs: trace at the threshold only, instead of following tracks down to 0.83 x the threshold")
     parser.add_argument("--no-relink", action="store_true",
-                        help="bidirectional kymographs: keep the frame-by-frame tracer's tracks instead of re-linking them at encounters with the learned linker")
+                        help="keep the frame-by-frame tracer's tracks instead of re-linking them where particles meet with the learned linkers (bidirectional: all tracks; unidirectional: those moving the same way)")
     parser.add_argument("--no-mode-check", action="store_true",
                         help="--mode auto: let the classifier alone choose, instead of combining its call with what the traced tracks do (pauses, reversals, steady runs)")
     parser.add_argument("--keep-spikes", action="store_true",

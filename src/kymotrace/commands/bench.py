@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uni-method", choices=["assign", "components", "trace"], default="assign", help="kymotrace method: unidirectional tracing")
     parser.add_argument("--bi-method", choices=["assign", "skeleton"], default="assign", help="kymotrace method: bidirectional tracing")
     parser.add_argument("--no-link", action="store_true", help="kymotrace method: do not join track pieces across gaps by motion")
-    parser.add_argument("--no-relink", action="store_true", help="kymotrace method: do not re-link bidirectional tracks at encounters (kymotrace.trace.relink)")
+    parser.add_argument("--no-relink", action="store_true", help="kymotrace method: do not re-link tracks where particles meet (kymotrace.trace.relink; bidirectional and unidirectional)")
     parser.add_argument("--no-mode-check", action="store_true", help="kymotrace method, --mode auto: the classifier alone chooses the mode (no kymotrace.modecheck)")
 
 
