@@ -52,7 +52,8 @@ for kind in ("uni", "bi"):
 for size, scale in ((300, 1), (3000, 100)):
     k = generate("uni", rng=np.random.default_rng(95_000_700), width=size, frames=size,
                  n_pos=30 * int(np.sqrt(scale)), n_neg=30 * int(np.sqrt(scale)))
-    t = time.perf_counter()
-    r = analyze(k.image, mode="uni")
-    dt = time.perf_counter() - t
-    print(f"{size}x{size} uni: {dt:.2f} s ({dt / size**2 * 1e6:.2f} us per pixel), {len(r.tracks)} tracks")
+    for mode in ("uni", "auto"):  # auto: the classifier and the mode check's bidirectional pass too
+        t = time.perf_counter()
+        r = analyze(k.image, mode=mode)
+        dt = time.perf_counter() - t
+        print(f"{size}x{size} uni, mode {mode}: {dt:.2f} s ({dt / size**2 * 1e6:.2f} us per pixel), {len(r.tracks)} tracks, analysed as {r.mode}")
