@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     write_outputs(res, args.out, stem="example_kymograph", source=path)
     truth = read_tracks_csv(str(resources.files("kymotrace.data").joinpath("example_tracks.csv")))
     sc = score(truth, res.tracks, res.kymograph.image.shape)
-    conf = "" if res.mode_confidence is None else f" (classifier confidence {res.mode_confidence:.2f})"
+    mc = res.settings.get("mode_check") or {}
+    who = "mode check (overruled the classifier)" if mc.get("overruled") else "classifier"
+    conf = "" if res.mode_confidence is None else f" ({who} confidence {res.mode_confidence:.2f})"
     print(f"example: {res.kymograph.image.shape[1]} positions x {res.kymograph.image.shape[0]} frames, "
           f"mode {res.mode}{conf}, threshold {res.settings['threshold']:.2f}")
     print(f"traced {len(res.tracks)} tracks ({len(truth)} in the ground truth): track recall {sc.recall:.3f}, "
