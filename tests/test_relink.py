@@ -218,3 +218,37 @@ def test_the_shipped_unidirectional_linker_untangles_an_overtaking():
         best = max(out, key=lambda tr: np.sum(np.abs(tr.positions - truth[tr.frames]) < 1.5))
         assert best.start <= 2 and best.end >= 77  # one track follows each particle through
         assert np.mean(np.abs(best.positions - truth[best.frames]) < 1.5) > 0.9
+
+
+def test_pieces_left_unlinked_never_share_frames_or_end_on_coasted_frames():
+    # the swapped X crossing with every link refused, and a track that coasted through a gap
+    # right at its encounter: each traced frame goes to one output track at most
+    tracks, img, (a, b) = _x_crossing_swapped()
+    g = np.zeros(60, bool)
+    g[31:34] = True  # the first track coasted through frames 31-33, just after the crossing
+    tracks[0] = Track(1, tracks[0].frames, tracks[0].positions, gap=g)
+    out = R.relink(tracks, img, R.LinkScorer(_spec()), p_min=0.999)
+    seen = set()
+    for tr in out:
+        assert not tr.gap[0] and not tr.gap[-1]
+        for f, x in zip(tr.frames, tr.positions):
+            if abs(a[f] - b[f]) < 0.01:
+                continue  # frame 30: both particles are at x = 40
+            key = (int(f), round(float(x), 3))
+            assert key not in seen  # no frame handed to two tracks
+            seen.add(key)
+    assert sum(len(t) for t in out) <= 120
+
+
+def test_analyze_relinks_unidirectional_tracks_each_way():
+    from kymotrace.pipeline import analyze
+    from kymotrace.synth import generate
+
+    ky = generate("uni", rng=np.random.default_rng(95_000_830), frames=120, width=160, speed_spread=0.5)
+    on = analyze(ky.image, mode="uni")
+    assert on.settings["relink"]["name"] == "linker_uni" and on.settings["relink"]["by_direction"] is True
+    assert on.settings["relink"]["p_min"] == R.load_linker("linker_uni").p_min
+    off = analyze(ky.image, mode="uni", relink=False)
+    assert off.settings["relink"] is None
+    for res in (on, off):
+        assert all(not t.gap[0] and not t.gap[-1] and len(t) >= 3 for t in res.tracks)

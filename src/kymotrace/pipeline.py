@@ -518,6 +518,8 @@ def analyze(
 
         linker = load_linker("linker_uni")
         tracks = relink_by_direction(tracks, norm, linker, min_frames=min_frames, p_min=relink_p_min)
+        if settings["hysteresis"] is not None:  # the re-linked tracks obey the same evidence rule
+            tracks = hysteresis_filter(tracks, prob, thr, **HYSTERESIS_OPTIONS)
         tracks = [t for t in tracks if len(t) >= min_frames and len(t) >= min_size]
         settings["relink"] = {**linker.describe(), "p_min": float(linker.p_min if relink_p_min is None else relink_p_min),
                               "by_direction": True}

@@ -303,9 +303,11 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
     """Chains of linked segments as tracks (module notes, step 5).
 
     With ``tracks`` (the traced tracks the segments were cut from): between two linked segments of
-    the same track, and before a chain's first or after its last segment up to that track's
-    neighbouring segment, the frames are the track's own (the encounter frames that were cut out),
-    so re-linking loses nothing where it keeps the tracer's decision."""
+    the same track, before a track's first and after its last segment, and after a chain's last
+    segment up to that track's next segment when that one starts a chain of its own, the frames
+    are the track's own (the encounter frames that were cut out), so re-linking loses nothing
+    where it keeps the tracer's decision; no frame of a track goes to two chains, and chains
+    start and end on detections, not on coasted gap frames."""
     has_prev = set(links.values())
     # per source track, its segments in time order
     order: dict[int, list[int]] = {}
@@ -327,11 +329,11 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
         while chain[-1] in links and len(chain) <= len(segs):
             chain.append(links[chain[-1]])
         parts_f, parts_x, parts_g = [], [], []
-        if tracks is not None:  # the track's own frames before the chain (up to its previous segment)
+        if tracks is not None:  # the track's own frames before its first segment, if the chain starts there
             src, i = rank[chain[0]]
-            lo = segs[order[src][i - 1]].end + 1 if i > 0 else int(tracks[src].frames[0])
-            f, x, g = own(src, lo, segs[chain[0]].start - 1)
-            parts_f.append(f), parts_x.append(x), parts_g.append(g)
+            if i == 0:
+                f, x, g = own(src, int(tracks[src].frames[0]), segs[chain[0]].start - 1)
+                parts_f.append(f), parts_x.append(x), parts_g.append(g)
         for n, k in enumerate(chain):
             sg = segs[k]
             parts_f.append(sg.frames), parts_x.append(sg.positions), parts_g.append(np.zeros(sg.frames.size, bool))
@@ -342,15 +344,20 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
             following = order[src][i + 1] if i + 1 < len(order[src]) else None
             if nxt is not None and nxt == following:  # the tracer's own frames in between
                 f, x, g = own(src, sg.end + 1, segs[nxt].start - 1)
-            elif nxt is None:  # the track's own frames after the chain (up to its next segment)
-                hi = segs[following].start - 1 if following is not None else int(tracks[src].frames[-1])
-                f, x, g = own(src, sg.end + 1, hi)
-            else:
+            elif nxt is None and following is None:  # the track's own frames after its last segment
+                f, x, g = own(src, sg.end + 1, int(tracks[src].frames[-1]))
+            elif nxt is None and following not in has_prev:
+                # the chain ends here and the track's next segment starts a chain of its own: the
+                # frames between them (the encounter) go to this chain only, never to both
+                f, x, g = own(src, sg.end + 1, segs[following].start - 1)
+            else:  # the frames between belong to whichever particle the links say: to neither here
                 continue
             parts_f.append(f), parts_x.append(x), parts_g.append(g)
         fr = np.concatenate(parts_f).astype(np.int64)
         xs = np.concatenate(parts_x)
         gg = np.concatenate(parts_g)
+        real = np.flatnonzero(~gg)  # a track starts and ends on a detection, never on coasted frames
+        fr, xs, gg = fr[real[0]:real[-1] + 1], xs[real[0]:real[-1] + 1], gg[real[0]:real[-1] + 1]
         frames = np.arange(fr[0], fr[-1] + 1)
         pos = np.interp(frames, fr, xs)
         gap = np.zeros(frames.size, bool)
@@ -392,12 +399,12 @@ def relink(tracks: list[Track], image: np.ndarray, scorer: LinkScorer, *, min_fr
 
 
 def split_by_direction(tracks: list[Track]) -> tuple[list[Track], list[Track], list[Track]]:
-    """Tracks moving towards +x, towards -x (by the slope of a line fit) and neither."""
+    """Tracks moving towards +x, towards -x (end position minus start) and neither."""
     pos: list[Track] = []
     neg: list[Track] = []
     other: list[Track] = []
     for t in tracks:
-        v = _slope(np.asarray(t.frames, float), np.asarray(t.positions, float))
+        v = float(t.positions[-1] - t.positions[0]) if len(t) else 0.0  # as hysteresis_filter reads it
         (pos if v > 0 else neg if v < 0 else other).append(t)
     return pos, neg, other
 
