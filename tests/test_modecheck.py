@@ -184,11 +184,12 @@ def test_large_kymographs_are_checked_on_their_central_window(monkeypatch):
     from kymotrace.synth import generate
 
     monkeypatch.setattr(M, "MAX_CHECK_SIDE", 96)  # small, so the test runs fast
+    monkeypatch.setattr(M, "WINDOW_ABOVE", 150)
     models = (load_model("classifier"), load_model("bi"))
     ky = generate("uni", rng=np.random.default_rng(seeds.TEST.start + 7320), frames=200, width=80)
     p, prob, f = M.check_features(ky.image.astype(np.float32), *models)
     assert prob is None  # only the central 96 frames were traced: no map of the whole to reuse
     assert 0 <= p.bi <= 1 and np.isfinite(f).all()
-    small = ky.image[:90].astype(np.float32)
+    small = ky.image[:140].astype(np.float32)  # under WINDOW_ABOVE: traced whole
     p2, prob2, _ = M.check_features(small, *models)
     assert prob2 is not None and prob2.shape[1:] == small.shape

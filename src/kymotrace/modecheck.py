@@ -107,26 +107,30 @@ def mode_features(tracks, p_bi: float, n_frames: int) -> np.ndarray:
                      float(np.median(lengths) / max(n_frames, 1)) if lengths else 0.0])
 
 
-#: larger kymographs are checked on their central window of at most this many frames and positions
-#: (the features are shares and medians; a 3000 x 3000 kymograph would otherwise cost a whole
-#: second segmenter pass: 7.5 -> 14.4 s)
+#: kymographs with a side longer than WINDOW_ABOVE px are checked on their central window of at
+#: most MAX_CHECK_SIDE frames and positions (a 3000 x 3000 kymograph would otherwise cost a whole
+#: second segmenter pass: 7.5 -> 14.4 s); smaller ones whole, so that a bidirectional verdict can
+#: reuse the map
 MAX_CHECK_SIDE = 1024
+WINDOW_ABOVE = 1536
 
 
 def check_features(image: np.ndarray, classifier, bi, *, device: str = "cpu"):
     """What ``analyze(mode="auto")`` computes to choose the mode, on the despiked kymograph
     ``image``: ``(p, prob, features)``, the classifier's probabilities (mirror-averaged, on the
     whole kymograph), the bidirectional segmenter's trackness map (reused when the choice is
-    bidirectional; ``None`` when the kymograph was larger than :data:`MAX_CHECK_SIDE` and only
-    its central window was traced) and the :data:`MODE_FEATURES` of the tracks traced on it at the
-    segmenter's own threshold."""
+    bidirectional; ``None`` when a side was longer than :data:`WINDOW_ABOVE` and only the central
+    window of :data:`MAX_CHECK_SIDE` was traced) and the :data:`MODE_FEATURES` of the tracks
+    traced on it at the segmenter's own threshold."""
     from .segment import classify, predict
     from .trace.assign import BI_PARAMS, trace_assign
 
     p = classify(classifier, image, device=device, flips=True)
     t, x = image.shape
-    t0, x0 = max(0, (t - MAX_CHECK_SIDE) // 2), max(0, (x - MAX_CHECK_SIDE) // 2)
-    window = image[t0:t0 + MAX_CHECK_SIDE, x0:x0 + MAX_CHECK_SIDE]
+    window = image
+    if max(t, x) > WINDOW_ABOVE:
+        t0, x0 = max(0, (t - MAX_CHECK_SIDE) // 2), max(0, (x - MAX_CHECK_SIDE) // 2)
+        window = image[t0:t0 + MAX_CHECK_SIDE, x0:x0 + MAX_CHECK_SIDE]
     prob = predict(bi, window, device=device, tile=512, overlap=96, batch_size=1)
     tracks = trace_assign(prob[0], float(bi.threshold), **BI_PARAMS)
     return p, (prob if window.shape == image.shape else None), mode_features(tracks, p.bi, window.shape[0])

@@ -329,14 +329,16 @@ def analyze(
         in ``settings["relink"]``; ``relink_p_min`` overrides the linker's own link threshold.
         Unidirectional, with the default tracer: the finished tracks moving each way are cut where
         they meet and re-linked among themselves by the unidirectional linker (``linker_uni``:
-        a fast particle overtaking a slow one), session 11.
+        a fast particle overtaking a slow one), session 11. ``relink_p_min`` overrides either
+        linker's own threshold (bidirectional 0.05; unidirectional: see its card).
     mode_check : bool
         With ``mode="auto"``: let a second opinion overrule the classifier when it disagrees at
         least 0.7 sure: the classifier's call combined with what the kymograph's tracks do when
         traced as bidirectional (pauses, reversals, steady runs; :mod:`kymotrace.modecheck`).
         Reported in ``settings["mode_check"]`` (the classifier's own probabilities stay in
         ``settings["classifier"]``). It costs one bidirectional segmenter pass on kymographs
-        that turn out unidirectional (on bidirectional ones the map is reused).
+        that turn out unidirectional (on bidirectional ones the map is reused); kymographs with a
+        side over 1536 px are checked on their central 1024 x 1024 window.
     link : bool
         Join track pieces separated by gaps of up to 6 frames when their motion agrees
         (:func:`kymotrace.trace.link.link_gaps`).
@@ -399,6 +401,7 @@ def analyze(
             verdict = checker.decide(p.bi, float(models.classifier.threshold), feats)
             mode, mode_conf = verdict["mode"], verdict["confidence"]
             settings["mode_check"] = {"used": True, **checker.describe(), "p_bi": verdict["p_bi"], "overruled": verdict["overruled"],
+                                      "traced": "whole kymograph" if prob_bi is not None else "its central 1024 x 1024 window",
                                       "features": {k: round(float(v), 4) for k, v in zip(MODE_FEATURES, feats)}}
             if mode == "bi":
                 prob = prob_bi  # the same segmenter on the same image: no second pass

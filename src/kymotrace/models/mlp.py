@@ -1,5 +1,5 @@
 """Small multilayer perceptrons stored as plain JSON numbers and run in numpy, without torch
-(the bidirectional segment linker, :mod:`kymotrace.trace.relink`, and the mode check,
+(the segment linkers, :mod:`kymotrace.trace.relink`, and the mode check,
 :mod:`kymotrace.modecheck`).
 
 A spec holds ``mean`` and ``scale`` (input standardisation) and ``layers``: a list of

@@ -1,4 +1,8 @@
-"""Identity repair for bidirectional tracks: cut at encounters, re-link the pieces with a learned scorer.
+"""Identity repair for tracks: cut at encounters, re-link the pieces with a learned scorer.
+
+Bidirectional tracks use ``linker.json`` (session 10); unidirectional ones use ``linker_uni.json``
+(session 11: the same features and model, trained on unidirectional kymographs), re-linked each
+direction apart (:func:`relink_by_direction`), where a fast particle overtakes a slow one.
 
 The frame-by-frame tracer (:mod:`kymotrace.trace.assign`) decides at every encounter of two
 particles from their recent motion alone, one frame at a time. Bidirectional particles pause,
@@ -253,7 +257,8 @@ _LINKERS: dict[str, LinkScorer] = {}
 
 
 def load_linker(name: str | None = None) -> LinkScorer:
-    """The shipped linker (``None`` or ``"linker"``) or one from a ``.json`` path; cached."""
+    """A shipped linker (``None`` or ``"linker"``: bidirectional; ``"linker_uni"``: unidirectional)
+    or one from a ``.json`` path; cached."""
     from ..models.registry import weights_dir
 
     key = name or "linker"
@@ -261,7 +266,7 @@ def load_linker(name: str | None = None) -> LinkScorer:
         return _LINKERS[key]
     path = Path(key) if key.endswith(".json") else weights_dir() / f"{key}.json"
     if not path.is_file():
-        raise OptionError(f"no linker {key!r}: {path} does not exist (the shipped one is 'linker')")
+        raise OptionError(f"no linker {key!r}: {path} does not exist (the shipped ones are 'linker' and 'linker_uni')")
     raw = path.read_bytes()
     try:
         spec = json.loads(raw.decode("utf-8"))
