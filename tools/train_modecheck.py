@@ -19,8 +19,9 @@ when it disagrees at least 0.7 sure (``overrule``). That level was set in sessio
 check, deciding alone at 0.5, had turned 2 of 76 unidirectional kymographs of the independent
 simulator (tools/indep_check.py, seeds 100-115 and 5000-5059) bidirectional (check p 0.67 and
 0.56) that the classifier had right; on the held-out synthetic sets 0.7 and 0.5 differ by at most
-0.015. A fresh block of that simulator (seeds 9000 on), never looked at before, is the honest
-figure (README).
+0.015. Fresh blocks of that simulator are the honest figure (README): seeds 9000 on (118/120
+with and without the check; that block was later used to choose the unidirectional linker's
+threshold) and seeds 30000 on (classifier 115/120, with the check 116/120).
 
 Usage: OMP_NUM_THREADS=2 python tools/train_modecheck.py [--scale 1.0] [--out PATH]
 """
