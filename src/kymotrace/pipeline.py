@@ -330,7 +330,8 @@ def analyze(
         Unidirectional, with the default tracer: the finished tracks moving each way are cut where
         they meet and re-linked among themselves by the unidirectional linker (``linker_uni``:
         a fast particle overtaking a slow one), session 11. ``relink_p_min`` overrides either
-        linker's own threshold (bidirectional 0.05; unidirectional: see its card).
+        linker's own threshold (see their cards). Re-linked bidirectional chains shorter than 5
+        frames are dropped whatever ``min_frames`` says (unidirectional ones follow ``min_frames``).
     mode_check : bool
         With ``mode="auto"``: let a second opinion overrule the classifier when it disagrees at
         least 0.7 sure: the classifier's call combined with what the kymograph's tracks do when
