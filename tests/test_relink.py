@@ -187,6 +187,9 @@ def test_a_link_that_skips_a_piece_gives_valid_tracks():
         assert tr.confidence is not None
     skip = [tr for tr in out if tr.start == 0 and tr.end == 59 and abs(tr.positions[0] - 20) < 1]
     assert len(skip) == 1 and np.allclose(skip[0].positions, 20.0, atol=0.6)
+    # the skipped piece stays a track of its own, and its frames are not borrowed by the link
+    assert any(tr.start == 23 and tr.end == 39 for tr in out)
+    assert skip[0].gap[23:40].all() and not skip[0].gap[:20].any()
 
 
 def test_relinked_tracks_keep_a_confidence():

@@ -26,11 +26,15 @@ or breaks there. This step revisits those decisions with the whole picture:
    each end and each start used at most once, maximising the summed log-odds of the chosen links
    against the linker's ``p_min``; links below ``p_min`` are never made.
 5. **Join.** Chains of linked segments become tracks. Between two linked pieces of the same
-   traced track, and before a chain's first and after its last piece, the traced track's own
+   traced track, before a track's first and after its last piece, and after a chain's last piece
+   up to the track's next piece when that one starts a chain of its own, the traced track's own
    frames come back (so where the linker keeps the tracer's decision nothing is lost); between
    pieces of different tracks each frame takes the traced detection nearest to the straight line
-   between them (within 3 px), or the line itself, flagged as a gap, where there is none. Chains
-   shorter than ``min_frames`` are dropped.
+   between them (within 3 px) that no chain holds and the tracer did not only coast through, or
+   the line itself, flagged as a gap, where there is none. No traced frame goes to two tracks;
+   tracks start and end on detections. Chains shorter than ``min_frames`` are dropped, and so is
+   a traced track left with no piece of 2 frames or more after cutting (a short track wholly
+   inside an encounter).
 
 On by default in :func:`kymotrace.pipeline.analyze` (``relink=False`` or ``--no-relink`` turns it
 off); figures in the linker's card and the README.
@@ -326,22 +330,29 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
         m = (tr.frames >= lo) & (tr.frames <= hi)
         return tr.frames[m], tr.positions[m], tr.gap[m]
 
-    out = []
+    # frames of a traced track no chain may borrow to fill a jump: those some chain already holds
+    # (its segments and own frames) and those the tracer only coasted through
+    taken = np.zeros(table.shape, bool)
+    if tracks is not None:
+        for j, tr in enumerate(tracks):
+            taken[j, tr.frames[tr.gap]] = True
+    built = []
     for first in range(len(segs)):
         if first in has_prev:
             continue
         chain = [first]
         while chain[-1] in links and len(chain) <= len(segs):
             chain.append(links[chain[-1]])
-        parts_f, parts_x, parts_g = [], [], []
+        parts_f, parts_x, parts_g, parts_src = [], [], [], []
         if tracks is not None:  # the track's own frames before its first segment, if the chain starts there
             src, i = rank[chain[0]]
             if i == 0:
                 f, x, g = own(src, int(tracks[src].frames[0]), segs[chain[0]].start - 1)
-                parts_f.append(f), parts_x.append(x), parts_g.append(g)
+                parts_f.append(f), parts_x.append(x), parts_g.append(g), parts_src.append(src)
         for n, k in enumerate(chain):
             sg = segs[k]
             parts_f.append(sg.frames), parts_x.append(sg.positions), parts_g.append(np.zeros(sg.frames.size, bool))
+            parts_src.append(sg.source)
             nxt = chain[n + 1] if n + 1 < len(chain) else None
             if tracks is None:
                 continue
@@ -357,18 +368,24 @@ def join_segments(segs: list[Segment], links: dict[int, int], table: np.ndarray,
                 f, x, g = own(src, sg.end + 1, segs[following].start - 1)
             else:  # the frames between belong to whichever particle the links say: to neither here
                 continue
-            parts_f.append(f), parts_x.append(x), parts_g.append(g)
+            parts_f.append(f), parts_x.append(x), parts_g.append(g), parts_src.append(src)
         fr = np.concatenate(parts_f).astype(np.int64)
         xs = np.concatenate(parts_x)
         gg = np.concatenate(parts_g)
+        src_of = np.concatenate([np.full(len(f), sidx) for f, sidx in zip(parts_f, parts_src)]).astype(np.int64)
         real = np.flatnonzero(~gg)  # a track starts and ends on a detection, never on coasted frames
-        fr, xs, gg = fr[real[0]:real[-1] + 1], xs[real[0]:real[-1] + 1], gg[real[0]:real[-1] + 1]
+        keep = slice(real[0], real[-1] + 1)
+        fr, xs, gg, src_of = fr[keep], xs[keep], gg[keep], src_of[keep]
+        taken[src_of, fr] = True
+        built.append((chain, fr, xs, gg))
+    out = []
+    for chain, fr, xs, gg in built:
         frames = np.arange(fr[0], fr[-1] + 1)
         pos = np.interp(frames, fr, xs)
         gap = np.zeros(frames.size, bool)
         gap[fr - fr[0]] = gg
         for q in np.flatnonzero(~np.isin(frames, fr)):
-            col = table[:, frames[q]]
+            col = np.where(taken[:, frames[q]], np.nan, table[:, frames[q]])
             col = col[~np.isnan(col)]
             if col.size:
                 y = col[np.argmin(np.abs(col - pos[q]))]
