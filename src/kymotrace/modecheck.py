@@ -34,14 +34,11 @@ it overrules the classifier only when it disagrees at least ``overrule`` (0.7) s
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
-from .models.mlp import mlp_probability, parse_mlp
+from .models.mlp import mlp_probability, parse_mlp, read_spec
 
 __all__ = ["MODE_FEATURES", "mode_features", "check_features", "ModeCheck", "load_modecheck", "usable_modecheck"]
 
@@ -188,25 +185,11 @@ _CHECKS: dict[str, ModeCheck] = {}
 
 def load_modecheck(name: str | None = None) -> ModeCheck:
     """The shipped mode check (``None`` or ``"modecheck"``) or one from a ``.json`` path; cached."""
-    from .errors import OptionError
-    from .models.registry import weights_dir
-
     key = name or "modecheck"
-    if key in _CHECKS:
-        return _CHECKS[key]
-    path = Path(key) if key.endswith(".json") else weights_dir() / f"{key}.json"
-    if not path.is_file():
-        raise OptionError(f"no mode check {key!r}: {path} does not exist (the shipped one is 'modecheck')")
-    raw = path.read_bytes()
-    try:
-        spec = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a mode-check file ({exc})") from None
-    if not isinstance(spec, dict):
-        raise InputError(f"{path}: not a mode-check file (expected a JSON object)")
-    check = ModeCheck(spec, sha256=hashlib.sha256(raw).hexdigest(), path=str(path))
-    _CHECKS[key] = check
-    return check
+    if key not in _CHECKS:
+        spec, sha, path = read_spec(key, what="mode check", adjective="mode-check", shipped="the shipped one is 'modecheck'")
+        _CHECKS[key] = ModeCheck(spec, sha256=sha, path=path)
+    return _CHECKS[key]
 
 
 def usable_modecheck(classifier, bi) -> tuple[ModeCheck | None, str]:

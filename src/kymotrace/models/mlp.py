@@ -8,9 +8,35 @@ A spec holds ``mean`` and ``scale`` (input standardisation) and ``layers``: a li
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["parse_mlp", "mlp_probability"]
+__all__ = ["read_spec", "parse_mlp", "mlp_probability"]
+
+
+def read_spec(name: str, *, what: str, shipped: str, adjective: str | None = None) -> tuple[dict, str, str]:
+    """``(spec, sha256, path)`` of a shipped spec file (``name``, in the weights folder) or of a
+    ``.json`` path. ``what`` names the kind of file in errors ("no linker 'x'"), ``adjective`` (default
+    ``what``) in "not a linker file"; ``shipped`` lists the shipped names for the "does not exist" message. Raises ``OptionError`` (no such file) or
+    ``InputError`` (not JSON, or not a JSON object)."""
+    from ..errors import InputError, OptionError
+    from .registry import weights_dir
+
+    adjective = adjective or what
+    path = Path(name) if name.endswith(".json") else weights_dir() / f"{name}.json"
+    if not path.is_file():
+        raise OptionError(f"no {what} {name!r}: {path} does not exist ({shipped})")
+    raw = path.read_bytes()
+    try:
+        spec = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a {adjective} file ({exc})") from None
+    if not isinstance(spec, dict):
+        raise InputError(f"{path}: not a {adjective} file (expected a JSON object)")
+    return spec, hashlib.sha256(raw).hexdigest(), str(path)
 
 
 def parse_mlp(spec: dict, n_in: int) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:

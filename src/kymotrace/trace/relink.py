@@ -47,15 +47,12 @@ its validation figures); it runs in numpy, without torch. Measured figures are i
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, OptionError
-from ..models.mlp import mlp_probability, parse_mlp
+from ..errors import InputError
+from ..models.mlp import mlp_probability, parse_mlp, read_spec
 from ..track import Track, renumber
 
 __all__ = ["FEATURES", "Segment", "LinkScorer", "load_linker", "cut_segments", "describe_segments",
@@ -263,24 +260,11 @@ _LINKERS: dict[str, LinkScorer] = {}
 def load_linker(name: str | None = None) -> LinkScorer:
     """A shipped linker (``None`` or ``"linker"``: bidirectional; ``"linker_uni"``: unidirectional)
     or one from a ``.json`` path; cached."""
-    from ..models.registry import weights_dir
-
     key = name or "linker"
-    if key in _LINKERS:
-        return _LINKERS[key]
-    path = Path(key) if key.endswith(".json") else weights_dir() / f"{key}.json"
-    if not path.is_file():
-        raise OptionError(f"no linker {key!r}: {path} does not exist (the shipped ones are 'linker' and 'linker_uni')")
-    raw = path.read_bytes()
-    try:
-        spec = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a linker file ({exc})") from None
-    if not isinstance(spec, dict):
-        raise InputError(f"{path}: not a linker file (expected a JSON object)")
-    scorer = LinkScorer(spec, sha256=hashlib.sha256(raw).hexdigest(), path=str(path))
-    _LINKERS[key] = scorer
-    return scorer
+    if key not in _LINKERS:
+        spec, sha, path = read_spec(key, what="linker", shipped="the shipped ones are 'linker' and 'linker_uni'")
+        _LINKERS[key] = LinkScorer(spec, sha256=sha, path=path)
+    return _LINKERS[key]
 
 
 def choose_links(pairs: np.ndarray, p: np.ndarray, p_min: float) -> dict[int, int]:
