@@ -386,6 +386,9 @@ def analyze(
     if mode == "auto":
         if models.classifier is None:
             raise KymotraceError("no classifier model is available, so mode='auto' cannot choose: pass mode='uni' or mode='bi'")
+        # the classifier model's threshold on p(bi) (0.5 for the shipped one: pipeline F1 on
+        # validation kymographs was the same from 0.2 to 0.6; see its model card)
+        cut = float(models.classifier.threshold)
         checker = None
         if mode_check:
             from .modecheck import usable_modecheck
@@ -399,7 +402,7 @@ def analyze(
             from .modecheck import MODE_FEATURES, check_features
 
             p, prob_bi, feats = check_features(img, models.classifier, models.bi, device=device)
-            verdict = checker.decide(p.bi, float(models.classifier.threshold), feats)
+            verdict = checker.decide(p.bi, cut, feats)
             mode, mode_conf = verdict["mode"], verdict["confidence"]
             settings["mode_check"] = {"used": True, **checker.describe(), "p_bi": verdict["p_bi"], "overruled": verdict["overruled"],
                                       "traced": "whole kymograph" if prob_bi is not None else "its central 1024 x 1024 window",
@@ -408,12 +411,9 @@ def analyze(
                 prob = prob_bi  # the same segmenter on the same image: no second pass
         else:
             p = classify(models.classifier, img, device=device, flips=True)
-            # the classifier model's threshold on p(bi) (0.5 for the shipped one: pipeline F1 on
-            # validation kymographs was the same from 0.2 to 0.6; see its model card)
-            cut = float(models.classifier.threshold)
             mode = "bi" if p.bi >= cut else "uni"
             mode_conf = float(p.bi if mode == "bi" else p.uni)
-        settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi, "threshold_p_bi": float(models.classifier.threshold), "flips": True}
+        settings["classifier"] = {"p_uni": p.uni, "p_bi": p.bi, "threshold_p_bi": cut, "flips": True}
     seg = models.uni if mode == "uni" else models.bi
     if seg is None:
         raise KymotraceError(f"no {mode} segmenter model is available: {models.missing.get(mode, '')}")
