@@ -24,6 +24,7 @@ from kymotrace.segment import (
     predict_decision,
     remove_spikes,
     remove_static,
+    remove_wide_static,
 )
 
 SEED = seeds.TEST.start + 200
@@ -150,6 +151,45 @@ def test_remove_static_keeps_a_long_pause(rng):
     img = 100.0 + _particle_rows(t_max, width, centre, 1.5, 200.0) + rng.normal(0, 5, (t_max, width))
     out = remove_static(img)
     assert out[50, 29] == pytest.approx(200.0, abs=25)  # in the middle of the pause
+
+
+def test_remove_wide_static_drops_wide_bands_and_keeps_particles_that_stay_put(rng):
+    """Bidirectional kymographs: a dim wide band (sigma 5 px, FWHM 12) and the smooth floor go; a
+    particle sitting still all along (PSF sigma 1.2 px), one wandering around its place and a mover
+    crossing the band keep their height."""
+    t_max, width = 120, 160
+    x = np.arange(width)
+    floor = 1000.0 + 0.5 * x  # a fixed gradient across the path
+    band = 60.0 * np.exp(-0.5 * ((x - 50) / 5.0) ** 2)
+    still = _particle_rows(t_max, width, np.full(t_max, 100.0), 1.2, 150.0)
+    walk = 130.0 + np.cumsum(rng.normal(0, 0.7, t_max)).clip(-6, 6)  # wanders +-6 px around 130
+    wander = _particle_rows(t_max, width, walk, 1.2, 150.0)
+    mover = _particle_rows(t_max, width, 20 + 0.5 * np.arange(t_max), 1.2, 150.0)  # crosses the band at t = 60
+    img = floor[None, :] + band[None, :] + still + wander + mover + rng.normal(0, 6, (t_max, width))
+    out, n = remove_wide_static(img.astype(np.uint16))
+    assert out.dtype == np.float32 and out.shape == img.shape
+    assert n == 1
+    # the band and the floor are gone away from the particles: the band's middle stood 60 above
+    # the floor at x = 50, the floor itself 1000 + 25; now the band column's median is near 0
+    assert abs(float(np.median(out[:, 50]))) < 10
+    assert abs(float(np.median(out[:, 75])) - float(np.median(out[:, 10]))) < 10  # no gradient left
+    # the particles keep their height above what is left around them
+    base = float(np.median(out[:, 75]))
+    assert float(np.median(out[:, 100])) - base == pytest.approx(150.0, abs=25)  # sits still all along
+    assert out[60, 50] - base == pytest.approx(150.0, abs=30)  # the mover on the band
+    top = [out[t, int(round(walk[t]))] - base for t in range(t_max)]
+    assert float(np.median(top)) == pytest.approx(150.0, abs=30)  # the wandering one
+    # a kymograph without wide structure loses only its floor
+    plain = 1000.0 + still + rng.normal(0, 6, (t_max, width))
+    out2, n2 = remove_wide_static(plain)
+    assert n2 == 0
+    assert float(np.median(out2[:, 100])) - float(np.median(out2[:, 20])) == pytest.approx(150.0, abs=25)
+    with pytest.raises(InputError, match="2-D"):
+        remove_wide_static(np.zeros((2, 3, 4)))
+    with pytest.raises(OptionError, match="min_fwhm"):
+        remove_wide_static(img, min_fwhm=0)
+    with pytest.raises(OptionError, match="percentile"):
+        remove_wide_static(img, percentile=-1)
 
 
 def test_remove_spikes_replaces_lone_pixels_only(rng):

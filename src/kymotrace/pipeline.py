@@ -247,6 +247,8 @@ def _check_options(threshold, mode, min_size, min_frames):
 #: percentile would take it for background (at 50 frames, movers from about 0.08 px/frame on
 #: with a 3-px spot)
 STATIC_MIN_FRAMES = 50
+#: remove wide static structure from bidirectional kymographs (segment.remove_wide_static)
+WIDE_STATIC = True
 
 
 def analyze(
@@ -307,7 +309,11 @@ def analyze(
         percentile over time, :func:`kymotrace.segment.remove_static`: what stays put for more
         than 75 % of the frames, so a pause that long is erased too) before segmenting and
         fitting positions; only with at least :data:`STATIC_MIN_FRAMES` frames. Bidirectional
-        kymographs are always used as they are: their stationary particles are tracks.
+        kymographs keep their stationary particles (they are tracks) and lose only the smooth
+        floor under everything and static peaks at least 10 px wide at half maximum (dim, wide
+        bands from immobile or out-of-focus structures; :func:`kymotrace.segment.remove_wide_static`,
+        session 12), also only with at least :data:`STATIC_MIN_FRAMES` frames. ``static=False``
+        keeps the background of both kinds.
     despike : bool
         Replace single-pixel spikes (hot pixels, cosmic rays) by their neighbourhood's median
         before anything else (:func:`kymotrace.segment.remove_spikes`); the number replaced is
@@ -347,7 +353,8 @@ def analyze(
         Input handling, as :func:`kymotrace.io.read_kymograph`.
     """
     from .io import as_kymograph, read_kymograph
-    from .segment import classify, normalize, predict, remove_spikes, remove_static, segmenter_polarity
+    from .segment import (WIDE_STATIC_FWHM, classify, normalize, predict, remove_spikes, remove_static,
+                          remove_wide_static, segmenter_polarity)
     from .trace import binarize_thin_prune, trace_uni
     from .trace.bi import MotionDecider, NetDecider, trace_bi
 
@@ -426,6 +433,13 @@ def analyze(
         settings["static_background"] = "removed (each column's 25th percentile over time)"
     elif mode == "uni" and static:
         settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
+    elif mode == "bi" and static and WIDE_STATIC and img.shape[0] >= STATIC_MIN_FRAMES:
+        # particles may sit still on a bidirectional kymograph: only what is static and wider than
+        # a particle goes (segment.remove_wide_static), with the smooth floor under it
+        img, n_wide = remove_wide_static(img)
+        prob = None  # the image changed: the mode check's map cannot be reused
+        settings["static_background"] = (f"smooth floor and {n_wide} wide static band(s) removed (each column's 25th "
+                                         f"percentile over time; bands at least {WIDE_STATIC_FWHM:g} px wide at half maximum)")
     else:
         settings["static_background"] = "kept"
     # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invert", choices=["auto", "yes", "no"], default="auto", help="dark-on-light input: detect (auto) or force")
     parser.add_argument("--anterograde", choices=["right", "left"], default="right", help="which way along the path is anterograde (default right: increasing position)")
     parser.add_argument("--keep-static", action="store_true",
-                        help="unidirectional kymographs: do not subtract the static background (what stays put in a column for over 75%% of the frames)")
+                        help="do not subtract the static background (unidirectional: what stays put in a column for over 75%% of the frames; "
+                             "bidirectional: the smooth floor and static bands wider than particles)")
     parser.add_argument("--no-hysteresis", action="store_true",
                         help="unidirectional kymographs: trace at the threshold only, instead of following tracks down to 0.83 x the threshold")
     parser.add_argument("--no-relink", action="store_true",
