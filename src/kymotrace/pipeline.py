@@ -440,6 +440,8 @@ def analyze(
         prob = None  # the image changed: the mode check's map cannot be reused
         settings["static_background"] = (f"smooth floor and {n_wide} wide static band(s) removed (each column's 25th "
                                          f"percentile over time; bands at least {WIDE_STATIC_FWHM:g} px wide at half maximum)")
+    elif mode == "bi" and static and WIDE_STATIC:
+        settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
     else:
         settings["static_background"] = "kept"
     # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px

@@ -27,6 +27,7 @@ __all__ = [
     "normalize",
     "normalize_with",
     "remove_static",
+    "remove_wide_static",
     "remove_spikes",
     "pad_to_multiple",
     "crop_to",
@@ -161,20 +162,43 @@ WIDE_STATIC_FWHM = 10.0
 STATIC_SPREAD = 0.8
 
 
+def _count_peaks(x: np.ndarray, dip: float) -> int:
+    """Peaks of ``x`` told apart by a fall and a rise of more than ``dip`` between them."""
+    count, rising, top, low = 0, True, float(x[0]), float(x[0])
+    for v in x.tolist():
+        if rising:
+            if v > top:
+                top = v
+            elif top - v > dip:
+                count, rising, low = count + 1, False, v
+        elif v < low:
+            low = v
+        elif v - low > dip:
+            rising, top = True, v
+    return count + rising
+
+
 def remove_wide_static(image: Any, *, min_fwhm: float = WIDE_STATIC_FWHM, percentile: float = 25.0) -> tuple[np.ndarray, int]:
     """The kymograph minus the wide part of its static background, for bidirectional kymographs.
 
     :func:`remove_static` takes away everything that stays put, which on a bidirectional
     kymograph would erase particles that sit still all along. This takes away only what is
-    static *and wide*: the static profile (each column's ``percentile`` over time, lightly
+    static *and wide*. The static profile (each column's ``percentile`` over time, lightly
     smoothed) is split into a smooth floor (a grey opening 4 x ``min_fwhm`` wide, at least 41 px,
-    smoothed) and the peaks above it; peaks whose full width at half maximum is at least
-    ``min_fwhm`` px (out-of-focus or immobile structures, dim wide bands) are subtracted with the
-    floor, down to where they stop falling on either side, and narrower ones (particles that stay
-    put, whose profile is the microscope's PSF) are kept. Peaks within three noise standard errors
-    of the floor are ignored.
+    smoothed; the profile is continued in straight lines past both ends so that the floor follows
+    a gradient or a band up to the image edge) and the peaks above it. Peaks are taken from the
+    tallest down; one whose full width at half maximum is at least ``min_fwhm`` px (out-of-focus
+    or immobile structures, dim wide bands) is subtracted with the floor, down to the valley on
+    either side, and narrower ones (particles that stay put, whose profile is the microscope's
+    PSF) are kept. A wide stretch that holds a particle kept this way, or more than one peak
+    standing clear of the dips between them (several still particles side by side), is kept
+    whole: a band cannot be taken from under a particle without taking some of it. A wide
+    peak whose median over time stands more than :data:`STATIC_SPREAD` noise sigmas above its
+    ``percentile`` is kept: that is a particle wandering in place, not a static structure. Peaks
+    whose half height is within three noise standard errors of the floor are ignored.
 
-    Returns the image (float32) and the number of wide peaks removed.
+    Returns the image (float32) and the number of wide peaks removed. Images under 2 frames, or
+    narrower than 2 x ``min_fwhm``, come back unchanged.
     """
     from scipy import ndimage as ndi
 
@@ -185,38 +209,63 @@ def remove_wide_static(image: Any, *, min_fwhm: float = WIDE_STATIC_FWHM, percen
         raise OptionError(f"min_fwhm must be positive, got {min_fwhm}")
     if not 0.0 <= percentile <= 100.0:
         raise OptionError(f"percentile must lie in [0, 100], got {percentile}")
-    w = a.shape[1]
+    t, w = a.shape
+    if t < 2 or w < 2 * min_fwhm:
+        return a.copy(), 0
     q25, q50 = np.percentile(a, [percentile, 50.0], axis=0).astype(np.float64)
     # each column's noise, from frame-to-frame differences (robust to a particle passing by)
     sigma = np.median(np.abs(np.diff(a, axis=0)), axis=0).astype(np.float64) / (0.6745 * np.sqrt(2.0)) + 1e-12
     s = ndi.gaussian_filter1d(q25, 1.0, mode="nearest")
-    big = int(min(w, max(4 * min_fwhm, 41))) | 1
-    floor = np.minimum(ndi.gaussian_filter1d(ndi.grey_opening(s, size=big, mode="nearest"), big / 4, mode="nearest"), s)
+    big = int(max(4 * min_fwhm, 41)) | 1
+    # continue the profile past both ends in straight lines fitted to its last min_fwhm px
+    k = int(min(w, max(3, round(min_fwhm))))
+    ext = np.arange(1, big + 1, dtype=np.float64)
+    left = np.polyfit(np.arange(k, dtype=np.float64), s[:k], 1)
+    right = np.polyfit(np.arange(k, dtype=np.float64), s[-k:], 1)
+    padded = np.concatenate([left[1] - left[0] * ext[::-1], s, right[1] + right[0] * (k - 1 + ext)])
+    floor = ndi.gaussian_filter1d(ndi.grey_opening(padded, size=big, mode="nearest"), big / 4, mode="nearest")
+    floor = np.minimum(floor[big:big + w], s)
     d = s - floor
+    d_raw = q25 - floor
+    # what a 2-px smoothing takes off: under 0.1 of a band's height (FWHM >= 10 px), about half of
+    # a particle's (PSF sigma 1.2 px), also where the particle sits on the band's flank
+    fine = ndi.gaussian_filter1d(d_raw, 2.0, mode="nearest")
     wide = np.zeros_like(d)
-    noise = 3.0 * float(np.median(np.abs(np.diff(a, axis=1)))) / np.sqrt(a.shape[0]) if w > 1 else 0.0
+    kept = np.zeros(w, bool)  # peaks judged particles (narrow, or wandering in place)
+    noise = 3.0 * float(np.median(np.abs(np.diff(a, axis=1)))) / np.sqrt(t)
     n = 0
-    for p in np.flatnonzero((d[1:-1] >= d[:-2]) & (d[1:-1] > d[2:])) + 1:
+    peaks = np.flatnonzero(np.r_[d[0] > d[1], (d[1:-1] >= d[:-2]) & (d[1:-1] > d[2:]), d[-1] > d[-2]])
+    for p in peaks[np.argsort(-d[peaks], kind="stable")]:
         h = d[p]
-        if h <= noise or wide[p] > 0:
+        if h / 2 <= noise or wide[p] > 0:
             continue
         lo = hi = p
         while lo > 0 and d[lo - 1] > h / 2:
             lo -= 1
         while hi < w - 1 and d[hi + 1] > h / 2:
             hi += 1
-        if hi - lo + 1 < min_fwhm:
-            continue
         # static structure is there in every frame: its median stands above its 25th percentile by
         # noise alone (0.67 sigma for Gaussian noise); a particle that wanders in place is there
         # only part of the time, and its median stands far above
-        if float(np.median((q50[lo:hi + 1] - q25[lo:hi + 1]) / sigma[lo:hi + 1])) > STATIC_SPREAD:
+        if hi - lo + 1 < min_fwhm or float(np.median((q50[lo:hi + 1] - q25[lo:hi + 1]) / sigma[lo:hi + 1])) > STATIC_SPREAD:
+            kept[p] = True
             continue
         # down to the valley on either side (where the profile stops falling)
         while lo > 0 and d[lo - 1] < d[lo]:
             lo -= 1
         while hi < w - 1 and d[hi + 1] < d[hi]:
             hi += 1
+        # a particle on or beside it (a taller peak kept above, or a narrow bump that a 2-px
+        # smoothing would flatten), or several peaks standing clear of the dips between them
+        # (still particles side by side): nothing here is removed, for a band cannot be taken
+        # away from under a particle without taking some of the particle
+        # standing clear: by 6 standard errors of a column's 25th percentile (1.36 sigma / sqrt(t)
+        # for Gaussian noise) and by 0.15 of the peak's height
+        clear = max(6.0 * 1.36 * float(np.median(sigma[lo:hi + 1])) / np.sqrt(t), 0.15 * h)
+        if (kept[lo:hi + 1].any() or _count_peaks(d_raw[lo:hi + 1], clear) > 1
+                or float((d_raw - fine)[lo:hi + 1].max()) > clear):
+            kept[p] = True
+            continue
         wide[lo:hi + 1] = np.maximum(wide[lo:hi + 1], d[lo:hi + 1])
         n += 1
     return a - (floor + wide).astype(np.float32)[None, :], n
