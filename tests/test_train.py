@@ -139,3 +139,44 @@ def test_bad_options_on_the_command_line(tmp_path, capsys):
     assert "--crop must be a multiple of 16" in capsys.readouterr().err
     assert main(["train", "uni", "--reset-lr", "--run-dir", str(tmp_path)]) != 0
     assert "--reset-lr only applies to a resumed run: add --resume" in capsys.readouterr().err
+
+
+def test_workers_make_the_training_data_in_processes(tmp_path, monkeypatch, one_torch_thread):
+    """--workers N (for a GPU machine with many cores): the data comes from N forked processes,
+    the chunk trains and checkpoints as with the one background thread, and the log says so."""
+    import kymotrace.train.loop as loop
+
+    made = []
+
+    class Spy(loop._ProcessProducer):
+        def __init__(self, fn, rng, n, depth=4):
+            made.append(n)
+            super().__init__(fn, rng, n, depth)
+
+    monkeypatch.setattr(loop, "_ProcessProducer", Spy)
+    assert main(["train", "uni", "--steps", "3", "--workers", "2", "--run-dir", str(tmp_path), *TINY]) == 0
+    assert made == [2]
+    ck = _ckpt(tmp_path, "uni")
+    assert ck["step"] == 3 and ck["train_config"]["workers"] == 2
+    assert '"workers": 2' in _log(tmp_path, "uni")
+
+
+def _fails(rng):
+    raise ValueError("no data here")
+
+
+def test_data_processes_that_all_fail_give_a_clear_error():
+    from kymotrace.train.loop import _ProcessProducer
+
+    prod = _ProcessProducer(_fails, np.random.default_rng(0), 1)
+    try:
+        with pytest.raises(RuntimeError, match="every data-making process has stopped"):
+            prod.get()
+    finally:
+        prod.close()
+
+
+@pytest.mark.parametrize("bad", [-1, 65, 1.5, True])
+def test_bad_worker_counts_are_refused(bad):
+    with pytest.raises(OptionError, match="--workers"):
+        TrainConfig(module="uni", workers=bad)

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="offset inside the training seed range")
     parser.add_argument("--base", type=int, default=None, help="U-Net width (channels at the first level)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    parser.add_argument("--workers", type=int, default=0, help="processes making training data (default 0: one background thread); for a GPU machine with many cores")
     parser.add_argument("--style", choices=["varied", "varied+static", "paper"], default="varied", help="synthetic data variety")
     parser.add_argument(
         "--export", metavar="NAME", default=None,
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         module=args.module, minutes=args.minutes, steps=args.steps, device=args.device, resume=args.resume,
         run_dir=args.run_dir, crop=args.crop, lr=args.lr, decay_every=args.decay_every,
-        val_every=args.val_every, seed=args.seed, reset_best=args.reset_best, reset_lr=args.reset_lr, from_best=args.from_best, threads=args.threads, style=args.style, arch=arch,
+        val_every=args.val_every, seed=args.seed, reset_best=args.reset_best, reset_lr=args.reset_lr, from_best=args.from_best, threads=args.threads, workers=args.workers, style=args.style, arch=arch,
         **({"batch": args.batch} if args.batch else {}),
     )
     if args.export:

@@ -57,6 +57,7 @@ class TrainConfig:
     reset_lr: bool = False
     steps: int | None = None  # stop this chunk after this many steps (or at ``minutes``, whichever first)
     from_best: bool = False
+    workers: int = 0  # data-making processes (0: one background thread)
     arch: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -64,6 +65,8 @@ class TrainConfig:
             raise OptionError(f"unknown module {self.module!r}; choose one of {', '.join(MODULES)}")
         if self.minutes <= 0:
             raise OptionError(f"--minutes must be positive, got {self.minutes}")
+        if isinstance(self.workers, bool) or int(self.workers) != self.workers or not 0 <= self.workers <= 64:
+            raise OptionError(f"--workers must be a whole number from 0 to 64, got {self.workers}")
         if self.steps is not None and (isinstance(self.steps, bool) or int(self.steps) != self.steps or self.steps < 1):
             raise OptionError(f"--steps must be a whole number >= 1, got {self.steps}")
         for flag, on in (("--reset-lr", self.reset_lr), ("--from-best", self.from_best), ("--reset-best", self.reset_best)):
@@ -126,6 +129,62 @@ class _Producer:
     def close(self):
         self.stop.set()
         self.t.join(timeout=5)
+
+
+def _worker_loop(fn, seed: int, q, stop) -> None:  # pragma: no cover - runs in a child process
+    import torch
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(seed)
+    while not stop.is_set():
+        item = fn(rng)
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+
+
+class _ProcessProducer:
+    """Makes training batches in ``n`` forked processes, each with its own seed drawn from ``rng``
+    (for a GPU machine, where one thread cannot make data as fast as the GPU trains on it). The
+    seeds are reproducible; the order in which the processes' batches arrive is not."""
+
+    def __init__(self, fn, rng, n: int, depth: int = 4):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self.q = ctx.Queue(maxsize=max(depth, 2 * n))
+        self.stop = ctx.Event()
+        self.procs = [ctx.Process(target=_worker_loop, args=(fn, int(rng.integers(2**63)), self.q, self.stop), daemon=True)
+                      for _ in range(n)]
+        for p in self.procs:
+            p.start()
+
+    def get(self):
+        while True:
+            try:
+                return self.q.get(timeout=5.0)
+            except queue.Empty:
+                if not any(p.is_alive() for p in self.procs):
+                    raise RuntimeError("every data-making process has stopped (see the messages above)") from None
+
+    def close(self):
+        self.stop.set()
+        for p in self.procs:  # a process may be half-way through a batch: nothing in it is worth waiting for
+            p.terminate()
+        for p in self.procs:
+            p.join(timeout=5)
+        self.q.cancel_join_thread()
+
+
+def _producer(cfg: TrainConfig, rng):
+    import multiprocessing as mp
+
+    if cfg.workers > 0 and "fork" in mp.get_all_start_methods():
+        return _ProcessProducer(_batch_fn(cfg), rng, cfg.workers)
+    return _Producer(_batch_fn(cfg), rng)
 
 
 def _batch_fn(cfg: TrainConfig):
@@ -239,7 +298,7 @@ def train(cfg: TrainConfig) -> dict:
         lossf = torch.nn.CrossEntropyLoss()
     else:
         lossf = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.0, device=device))
-    producer = _Producer(_batch_fn(cfg), np.random.default_rng(rng.integers(2**63)))
+    producer = _producer(cfg, np.random.default_rng(rng.integers(2**63)))
     t_chunk = time.monotonic()
     t_ckpt = t_chunk
     stop_at = None if cfg.steps is None else step + int(cfg.steps)
