@@ -131,14 +131,21 @@ class _Producer:
         self.t.join(timeout=5)
 
 
-def _worker_loop(fn, seed: int, q, stop) -> None:  # pragma: no cover - runs in a child process
+def _worker_loop(fn, seed: int, q, stop, parent: int) -> None:  # pragma: no cover - runs in a child process
+    import os
+    import signal
+
     import torch
 
+    # Ctrl-C is the parent's to handle (it ends these processes); one that outlives a killed
+    # parent stops by itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    q.cancel_join_thread()  # at exit, never wait for a reader that is gone
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
-    while not stop.is_set():
+    while not stop.is_set() and os.getppid() == parent:
         item = fn(rng)
-        while not stop.is_set():
+        while not stop.is_set() and os.getppid() == parent:
             try:
                 q.put(item, timeout=0.2)
                 break
@@ -157,8 +164,10 @@ class _ProcessProducer:
         ctx = mp.get_context("fork")
         self.q = ctx.Queue(maxsize=max(depth, 2 * n))
         self.stop = ctx.Event()
-        self.procs = [ctx.Process(target=_worker_loop, args=(fn, int(rng.integers(2**63)), self.q, self.stop), daemon=True)
-                      for _ in range(n)]
+        import os
+
+        self.procs = [ctx.Process(target=_worker_loop, args=(fn, int(rng.integers(2**63)), self.q, self.stop, os.getpid()),
+                                  daemon=True) for _ in range(n)]
         for p in self.procs:
             p.start()
 
@@ -182,8 +191,10 @@ class _ProcessProducer:
 def _producer(cfg: TrainConfig, rng):
     import multiprocessing as mp
 
-    if cfg.workers > 0 and "fork" in mp.get_all_start_methods():
-        return _ProcessProducer(_batch_fn(cfg), rng, cfg.workers)
+    if cfg.workers > 0:
+        if "fork" in mp.get_all_start_methods():
+            return _ProcessProducer(_batch_fn(cfg), rng, cfg.workers)
+        log.warning("--workers needs processes started by fork, which this system lacks: one background thread makes the data")
     return _Producer(_batch_fn(cfg), rng)
 
 
