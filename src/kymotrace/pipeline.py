@@ -426,24 +426,22 @@ def analyze(
         raise KymotraceError(f"no {mode} segmenter model is available: {models.missing.get(mode, '')}")
     thr = float(seg.threshold if threshold is None else threshold)
     settings.update(mode=mode, mode_confidence=mode_conf, threshold=thr, threshold_source="model" if threshold is None else "user")
-    if mode == "uni" and static and img.shape[0] >= STATIC_MIN_FRAMES:
+    if not static or (mode == "bi" and not WIDE_STATIC):
+        settings["static_background"] = "kept"
+    elif img.shape[0] < STATIC_MIN_FRAMES:
+        settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
+    elif mode == "uni":
         # nothing that stays put is a unidirectional track: drop each column's 25th percentile over
         # time (bands from immobile or out-of-focus structures), see segment.remove_static
         img = remove_static(img)
         settings["static_background"] = "removed (each column's 25th percentile over time)"
-    elif mode == "uni" and static:
-        settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
-    elif mode == "bi" and static and WIDE_STATIC and img.shape[0] >= STATIC_MIN_FRAMES:
+    else:
         # particles may sit still on a bidirectional kymograph: only what is static and wider than
         # a particle goes (segment.remove_wide_static), with the smooth floor under it
         img, n_wide = remove_wide_static(img)
         prob = None  # the image changed: the mode check's map cannot be reused
         settings["static_background"] = (f"smooth floor and {n_wide} wide static band(s) removed (each column's 25th "
                                          f"percentile over time; bands at least {WIDE_STATIC_FWHM:g} px wide at half maximum)")
-    elif mode == "bi" and static and WIDE_STATIC:
-        settings["static_background"] = f"kept (fewer than {STATIC_MIN_FRAMES} frames)"
-    else:
-        settings["static_background"] = "kept"
     # images up to 512 x 512 run in one pass (exact); larger ones in 512-px tiles with a 96-px
     # overlap: 4x faster than the exact 224-px overlap, and on a 1200 x 1200 kymograph only
     # 1.2e-5 of the pixels change their binarisation at the uni threshold (max difference 0.09)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing as mp
+import os
 import platform
 import queue
 import threading
@@ -114,14 +116,7 @@ class _Producer:
         self.t.start()
 
     def _run(self):
-        while not self.stop.is_set():
-            item = self.fn(self.rng)
-            while not self.stop.is_set():
-                try:
-                    self.q.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
+        _fill(self.fn, self.rng, self.q, lambda: not self.stop.is_set())
 
     def get(self):
         return self.q.get()
@@ -131,8 +126,20 @@ class _Producer:
         self.t.join(timeout=5)
 
 
+def _fill(fn, rng, q, running) -> None:
+    """Put ``fn(rng)`` batches into ``q`` for as long as ``running()`` says, never blocking on a full
+    queue for longer than 0.2 s between checks."""
+    while running():
+        item = fn(rng)
+        while running():
+            try:
+                q.put(item, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+
+
 def _worker_loop(fn, seed: int, q, stop, parent: int) -> None:  # pragma: no cover - runs in a child process
-    import os
     import signal
 
     import torch
@@ -142,15 +149,7 @@ def _worker_loop(fn, seed: int, q, stop, parent: int) -> None:  # pragma: no cov
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     q.cancel_join_thread()  # at exit, never wait for a reader that is gone
     torch.set_num_threads(1)
-    rng = np.random.default_rng(seed)
-    while not stop.is_set() and os.getppid() == parent:
-        item = fn(rng)
-        while not stop.is_set() and os.getppid() == parent:
-            try:
-                q.put(item, timeout=0.2)
-                break
-            except queue.Full:
-                continue
+    _fill(fn, np.random.default_rng(seed), q, lambda: not stop.is_set() and os.getppid() == parent)
 
 
 class _ProcessProducer:
@@ -159,13 +158,9 @@ class _ProcessProducer:
     seeds are reproducible; the order in which the processes' batches arrive is not."""
 
     def __init__(self, fn, rng, n: int, depth: int = 4):
-        import multiprocessing as mp
-
         ctx = mp.get_context("fork")
         self.q = ctx.Queue(maxsize=max(depth, 2 * n))
         self.stop = ctx.Event()
-        import os
-
         self.procs = [ctx.Process(target=_worker_loop, args=(fn, int(rng.integers(2**63)), self.q, self.stop, os.getpid()),
                                   daemon=True) for _ in range(n)]
         for p in self.procs:
@@ -189,8 +184,6 @@ class _ProcessProducer:
 
 
 def _producer(cfg: TrainConfig, rng):
-    import multiprocessing as mp
-
     if cfg.workers > 0:
         if "fork" in mp.get_all_start_methods():
             return _ProcessProducer(_batch_fn(cfg), rng, cfg.workers)
